@@ -1,0 +1,15 @@
+"""Tooling for "Neural Networks from Scratch to Keras".
+
+In notebooks::
+
+    import course
+    rng = course.setup()                       # seed everything, style plots
+    course.parity(numpy_out, keras_out, tol=1e-6, label="Dense forward")
+    course.gradient_check(backprop_grad, numerical_grad, tol=1e-7)
+
+On the command line: ``python -m course {export,execute,exercises,grade,merge}``.
+"""
+from course.checks import gradient_check, numerical_gradient, parity, relative_error
+from course.notebook import setup
+
+__all__ = ["setup", "parity", "relative_error", "numerical_gradient", "gradient_check"]

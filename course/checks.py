@@ -1,0 +1,105 @@
+"""Parity and gradient checks used by every chapter, test and exercise.
+
+The printed form is part of the course: a reader sees
+``max |Δ| = 2.4e-07 ≤ 1e-06 ✓`` under every comparison between NumPy and Keras.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["parity", "relative_error", "numerical_gradient", "gradient_check"]
+
+
+def _as_float64(name: str, value) -> np.ndarray:
+    """Convert a NumPy/TensorFlow/Python value to a float64 array (tensors via ``.numpy()``)."""
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be array-like numbers, got {type(value).__name__}") from err
+
+
+def _label(label: str) -> str:
+    return f"{label}: " if label else ""
+
+
+def parity(actual, expected, tol: float, label: str = "") -> float:
+    """Assert that two arrays agree element-wise to within ``tol`` and print the evidence.
+
+    actual, expected: arrays of the same shape (anything ``np.asarray`` accepts, or tensors).
+    Returns the largest absolute difference. Prints ``label: max |Δ| = … ≤ tol ✓``;
+    raises AssertionError naming the worst index and both values when the check fails.
+    """
+    a = _as_float64("actual", actual)
+    e = _as_float64("expected", expected)
+    if a.shape != e.shape:
+        raise AssertionError(
+            f"{_label(label)}shape mismatch: actual has shape {a.shape}, expected {e.shape}"
+        )
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(e))):
+        bad = np.argwhere(~(np.isfinite(a) & np.isfinite(e)))[0]
+        idx = tuple(int(i) for i in bad)
+        raise AssertionError(
+            f"{_label(label)}non-finite value at index {idx}: actual={a[idx]!r}, expected={e[idx]!r}"
+        )
+    diff = np.abs(a - e)
+    worst = float(diff.max()) if diff.size else 0.0
+    if worst > tol:
+        idx = tuple(int(i) for i in np.unravel_index(np.argmax(diff), diff.shape))
+        raise AssertionError(
+            f"{_label(label)}max |Δ| = {worst:.1e} > {tol:.0e} ✗ at index {idx}: "
+            f"actual={a[idx]:.6g}, expected={e[idx]:.6g}"
+        )
+    print(f"{_label(label)}max |Δ| = {worst:.1e} ≤ {tol:.0e} ✓")
+    return worst
+
+
+def relative_error(g, g_hat) -> float:
+    """‖g − ĝ‖ / (‖g‖ + ‖ĝ‖): 0 when equal, 1 when opposite; scale-free. 0 when both are 0."""
+    g = _as_float64("g", g)
+    g_hat = _as_float64("g_hat", g_hat)
+    if g.shape != g_hat.shape:
+        raise ValueError(f"gradients differ in shape: {g.shape} vs {g_hat.shape}")
+    denom = np.linalg.norm(g) + np.linalg.norm(g_hat)
+    return 0.0 if denom == 0 else float(np.linalg.norm(g - g_hat) / denom)
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Centred finite differences of a scalar function, in float64.
+
+    f: maps an array shaped like ``x`` to a scalar. x: float64 array, perturbed in place
+    one entry at a time and restored. Returns ∂f/∂x with x's shape.
+    The truncation error of the centred difference is O(eps²); eps in 1e-7…1e-5 balances it
+    against float64 round-off (≈ 1e-16 / eps).
+    """
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise TypeError("numerical_gradient needs a float64 NumPy array (float32 round-off swamps eps)")
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        saved = x[i]
+        x[i] = saved + eps
+        f_plus = float(f(x))
+        x[i] = saved - eps
+        f_minus = float(f(x))
+        x[i] = saved
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def gradient_check(analytic, numerical, tol: float = 1e-7, label: str = "") -> float:
+    """Compare a hand-written gradient with a numerical one by relative error; print and assert.
+
+    analytic, numerical: arrays of the same shape. Returns the relative error.
+    A correct float64 backward pass typically gives 1e-10…1e-8; a bug gives 1e-2 or more.
+    """
+    err = relative_error(analytic, numerical)
+    if not err <= tol:
+        raise AssertionError(
+            f"{_label(label)}relative error = {err:.1e} > {tol:.0e} ✗ "
+            "(the backward pass disagrees with finite differences)"
+        )
+    print(f"{_label(label)}relative error = {err:.1e} ≤ {tol:.0e} ✓")
+    return err

@@ -1,0 +1,95 @@
+"""Execute notebooks in place, storing outputs and widget state (``make execute``).
+
+Only notebooks whose code changed since their last execution are run, unless ``--force``.
+The hash of the code cells is stored in the notebook metadata ``course.source_sha256``.
+A notebook whose run prints to stderr or raises is not written, and the command fails.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_GLOBS = ("chapters/[0-9][0-9]_*.ipynb", "solutions/[0-9][0-9]_*.ipynb")
+
+# Outputs are stored and compared in exactly this environment (see FIELD_NOTES / README).
+KERNEL_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+    "PYTHONHASHSEED": "0",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+}
+
+
+def apply_kernel_env() -> None:
+    """Set the variables kernels inherit; they must exist before the kernel's Python starts."""
+    for key, value in KERNEL_ENV.items():
+        os.environ[key] = value
+
+
+def source_hash(nb) -> str:
+    code = "\n\x00\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def problems_in_outputs(nb) -> list[str]:
+    """Errors and stderr in stored outputs: never acceptable in a published notebook."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                found.append(f"cell {i}: {out.ename}: {out.evalue}")
+            elif out.output_type == "stream" and out.name == "stderr":
+                found.append(f"cell {i}: stderr: {out.text[:200]!r}")
+    return found
+
+
+def execute(path: Path, timeout: int = 600) -> float:
+    """Run one notebook in a fresh kernel in its own folder; write it back. Returns seconds."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        store_widget_state=True,
+        record_timing=False,
+        allow_errors=False,
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    bad = problems_in_outputs(nb)
+    if bad:
+        raise RuntimeError(f"{path}: outputs contain errors or stderr:\n  " + "\n  ".join(bad))
+    nb.metadata.setdefault("course", {})["source_sha256"] = source_hash(nb)
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main(argv: list[str]) -> int:
+    force = "--force" in argv
+    paths = [Path(a) for a in argv if not a.startswith("--")]
+    if not paths:
+        paths = [p for pattern in DEFAULT_GLOBS for p in sorted(ROOT.glob(pattern))]
+    apply_kernel_env()
+    failed = 0
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        if not force and nb.metadata.get("course", {}).get("source_sha256") == source_hash(nb):
+            print(f"unchanged  {path}")
+            continue
+        try:
+            seconds = execute(path)
+        except Exception as err:  # report every notebook, then fail
+            failed += 1
+            print(f"FAILED     {path}: {err}", file=sys.stderr)
+        else:
+            print(f"executed   {path}  ({seconds:.1f} s)")
+    return 1 if failed else 0
