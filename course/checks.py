@@ -26,12 +26,13 @@ def _label(label: str) -> str:
     return f"{label}: " if label else ""
 
 
-def parity(actual, expected, tol: float, label: str = "") -> float:
+def parity(actual, expected, tol: float, label: str = "") -> None:
     """Assert that two arrays agree element-wise to within ``tol`` and print the evidence.
 
     actual, expected: arrays of the same shape (anything ``np.asarray`` accepts, or tensors).
-    Returns the largest absolute difference. Prints ``label: max |Δ| = … ≤ tol ✓``;
-    raises AssertionError naming the worst index and both values when the check fails.
+    Prints ``label: max |Δ| = … ≤ tol ✓`` and returns None (so a notebook cell ending
+    in a parity call shows only the rounded line); raises AssertionError naming the worst
+    index and both values when the check fails.
     """
     a = _as_float64("actual", actual)
     e = _as_float64("expected", expected)
@@ -54,7 +55,6 @@ def parity(actual, expected, tol: float, label: str = "") -> float:
             f"actual={a[idx]:.6g}, expected={e[idx]:.6g}"
         )
     print(f"{_label(label)}max |Δ| = {worst:.1e} ≤ {tol:.0e} ✓")
-    return worst
 
 
 def relative_error(g, g_hat) -> float:
@@ -89,10 +89,11 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
     return grad
 
 
-def gradient_check(analytic, numerical, tol: float = 1e-7, label: str = "") -> float:
+def gradient_check(analytic, numerical, tol: float = 1e-7, label: str = "") -> None:
     """Compare a hand-written gradient with a numerical one by relative error; print and assert.
 
-    analytic, numerical: arrays of the same shape. Returns the relative error.
+    analytic, numerical: arrays of the same shape. Prints the rounded relative error;
+    use ``relative_error`` for the number itself.
     A correct float64 backward pass typically gives 1e-10…1e-8; a bug gives 1e-2 or more.
     """
     err = relative_error(analytic, numerical)
@@ -102,4 +103,3 @@ def gradient_check(analytic, numerical, tol: float = 1e-7, label: str = "") -> f
             "(the backward pass disagrees with finite differences)"
         )
     print(f"{_label(label)}relative error = {err:.1e} ≤ {tol:.0e} ✓")
-    return err

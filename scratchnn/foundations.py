@@ -126,6 +126,14 @@ class Sequential:
     def __init__(self, layers):
         self.layers = list(layers)
 
+    def build(self, input_shape):
+        """Create every layer's weights for inputs of shape (batch, features), as keras.Model.build."""
+        fan_in = input_shape[-1]
+        for layer in self.layers:
+            if layer.kernel is None:
+                layer.build(fan_in)
+            fan_in = layer.units
+
     def forward(self, x, training=False):
         for layer in self.layers:
             x = layer.forward(x, training=training)

@@ -1,0 +1,160 @@
+"""Figures and the widget explorer of chapter 01 (weight initialization).
+
+Everything here is NumPy and matplotlib on top of ``scratchnn.initializers``; no TensorFlow.
+
+    stats = signal_through_depth("he_normal", "relu", depth=50)
+    plot_signal_grid()                       # std of activations and gradients per layer
+    plot_layer_histograms("he_normal", "relu", depth=50)
+    explore_depth()                          # live widget: init × depth × activation
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from scratchnn import initializers
+
+# The schemes the depth experiment compares: label -> factory(seed) of a scratchnn initializer.
+SCHEMES = {
+    "N(0, 0.01²)": lambda seed: initializers.RandomNormal(stddev=0.01, seed=seed),
+    "N(0, 1)": lambda seed: initializers.RandomNormal(stddev=1.0, seed=seed),
+    "Glorot normal": lambda seed: initializers.GlorotNormal(seed=seed),
+    "LeCun normal": lambda seed: initializers.LecunNormal(seed=seed),
+    "He normal": lambda seed: initializers.HeNormal(seed=seed),
+    "Orthogonal": lambda seed: initializers.Orthogonal(seed=seed),
+}
+
+_ACTIVATIONS = {
+    "tanh": (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
+    "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(z.dtype)),
+}
+
+
+def signal_through_depth(scheme: str, activation: str, depth: int = 50, width: int = 128,
+                         batch: int = 256, seed: int = 0) -> dict:
+    """Push a batch of N(0, 1) inputs through ``depth`` Dense layers (zero biases) and back.
+
+    scheme: a key of SCHEMES; activation: "tanh" or "relu". Every layer is (width, width).
+    Returns a dict with
+      activations: list of ``depth`` arrays (batch, width), each layer's output
+      act_std:     (depth,) standard deviation of each layer's output
+      grad_std:    (depth,) standard deviation of dL/d(input of each layer), for an upstream
+                   gradient of N(0, 1) entries at the top (layer 1 is the first layer)
+    """
+    f, df = _ACTIVATIONS[activation]
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, width))
+    kernels, pre, acts = [], [], []
+    for layer in range(depth):
+        w = SCHEMES[scheme](seed * 1000 + layer)((width, width), dtype="float64")
+        z = x @ w
+        x = f(z)
+        kernels.append(w)
+        pre.append(z)
+        acts.append(x)
+    grad = rng.standard_normal((batch, width))
+    grad_std = np.empty(depth)
+    for layer in reversed(range(depth)):
+        grad = (grad * df(pre[layer])) @ kernels[layer].T
+        grad_std[layer] = grad.std()
+    act_std = np.array([a.std() for a in acts])
+    return {"activations": acts, "act_std": act_std, "grad_std": grad_std}
+
+
+def plot_signal_grid(depth: int = 50, width: int = 128, schemes=None):
+    """2 × 2 figure: std of activations (top) and gradients (bottom) per layer, tanh | ReLU."""
+    import matplotlib.pyplot as plt
+
+    schemes = list(SCHEMES) if schemes is None else schemes
+    fig, axes = plt.subplots(2, 2, figsize=(9, 6.4), sharex=True)
+    layers = np.arange(1, depth + 1)
+    for col, activation in enumerate(["tanh", "relu"]):
+        for scheme in schemes:
+            s = signal_through_depth(scheme, activation, depth, width)
+            with np.errstate(divide="ignore"):
+                axes[0, col].semilogy(layers, np.maximum(s["act_std"], 1e-30), label=scheme)
+                axes[1, col].semilogy(layers, np.maximum(s["grad_std"], 1e-30), label=scheme)
+        axes[0, col].set_title(f"{activation}: forward signal")
+        axes[1, col].set_title(f"{activation}: backward signal")
+        axes[0, col].set_ylabel("std of layer output")
+        axes[1, col].set_ylabel("std of dL/d(layer input)")
+        axes[1, col].set_xlabel("layer")
+        for ax in axes[:, col]:
+            ax.set_ylim(1e-12, 1e12)
+    axes[0, 1].legend(fontsize=8, loc="upper left", ncol=2)
+    fig.suptitle("Only the variance-preserving init for each activation keeps the signal near 1")
+    fig.tight_layout()
+    return fig
+
+
+def plot_layer_histograms(scheme: str, activation: str, depth: int = 50, n_panels: int = 5,
+                          width: int = 128, fig=None):
+    """Histograms of the outputs of ``n_panels`` layers spread over the depth (same scheme)."""
+    import matplotlib.pyplot as plt
+
+    s = signal_through_depth(scheme, activation, depth, width)
+    picks = np.unique(np.linspace(0, depth - 1, n_panels).round().astype(int))
+    if fig is None:
+        fig = plt.figure(figsize=(9, 2.6))
+    axes = fig.subplots(1, len(picks), sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, layer in zip(axes, picks):
+        a = s["activations"][layer].ravel()
+        ax.hist(a, bins=40, color="C0")
+        ax.set_title(f"layer {layer + 1}\nstd {a.std():.2g}", fontsize=9)
+        ax.set_xlabel("activation")
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel("count")
+    last = s["act_std"][-1]
+    verdict = "vanishes" if last < 1e-2 else "explodes" if last > 1e2 else (
+        "saturates" if activation == "tanh" and np.mean(np.abs(s["activations"][-1]) > 0.99) > 0.5
+        else "is preserved")
+    fig.suptitle(f"{scheme}, {activation}, {depth} layers: the signal {verdict}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def explore_depth():
+    """Live explorer: pick an init scheme, an activation and a depth; see per-layer histograms."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    scheme = widgets.Dropdown(options=list(SCHEMES), value="He normal", description="init")
+    activation = widgets.ToggleButtons(options=["relu", "tanh"], value="relu", description="activation")
+    depth = widgets.IntSlider(value=30, min=2, max=50, step=1, description="depth",
+                              continuous_update=False)
+
+    def draw(scheme, activation, depth):
+        fig = plot_layer_histograms(scheme, activation, depth)
+        plt.show()
+
+    out = widgets.interactive_output(draw, {"scheme": scheme, "activation": activation, "depth": depth})
+    display(widgets.VBox([widgets.HBox([scheme, depth]), activation, out]))
+
+
+def plot_decision_boundaries(predictors: dict, x, y, title: str):
+    """One panel per model: predicted probability on a grid, with the data on top.
+
+    predictors: label -> function mapping (n, 2) inputs to (n, 1) logits.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(predictors), figsize=(3.2 * len(predictors), 3.2),
+                             sharey=True)
+    g = np.linspace(-1.5, 1.5, 121)
+    gx, gy = np.meshgrid(g, g)
+    grid = np.c_[gx.ravel(), gy.ravel()]
+    for ax, (label, predict) in zip(np.atleast_1d(axes), predictors.items()):
+        logits = np.asarray(predict(grid), dtype=np.float64).reshape(gx.shape)
+        with np.errstate(over="ignore"):
+            p = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+        ax.contourf(gx, gy, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+        ax.scatter(x[:, 0], x[:, 1], c=np.ravel(y), cmap="RdBu_r", s=8, edgecolors="k",
+                   linewidths=0.3)
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("$x_1$")
+        ax.set_aspect("equal")
+    np.atleast_1d(axes)[0].set_ylabel("$x_2$")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig

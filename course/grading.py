@@ -1,0 +1,544 @@
+"""Grade a folder of student notebooks against a canonical solution notebook.
+
+    python -m course grade SOLUTION.ipynb SUBMISSIONS_DIR --out OUT_DIR
+           [--jobs N] [--cell-timeout S] [--timeout S] [--shard K/N]
+    python -m course merge OUT_DIR_1 OUT_DIR_2 ... --out OUT_DIR
+
+For each ``SUBMISSIONS_DIR/*.ipynb`` (student id = file stem):
+
+1. **Rebuild** the notebook from the canonical one, taking from the submission only the
+   cells that hold solution regions (matched by cell id, else by the functions they
+   define). Edited, deleted or reordered tests therefore do not count, and hidden tests
+   come back.
+2. **Run** it with ``pytest --nbval-lax`` in a fresh kernel inside the sandbox
+   (course/sandbox.py), with a per-cell timeout and a per-notebook timeout that kills the
+   whole process tree. Hidden tests print a rounded result under ``# NBVAL_CHECK_OUTPUT``,
+   compared by nbval in the pytest process, outside the student's kernel.
+3. **Score** each graded cell (``metadata.grading = {id, points}``) from the JSON lines the
+   plugin course/grading_plugin.py writes to a pipe; never from nbval's cell numbers.
+
+Output: ``OUT_DIR/grades.csv`` (``student,<test id>…,total,max,notes``) and
+``OUT_DIR/feedback/<student>.md``. The exit status is 0 whenever the batch was graded;
+2 when the grader cannot run (bad arguments, missing folder, invalid canonical notebook).
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from course import sandbox
+from course.exercises import BEGIN, defined_functions, is_solution_cell, is_test, stub_source
+from course.execute import KERNEL_ENV
+
+ROOT = Path(__file__).resolve().parent.parent
+SANITIZE = ROOT / "course" / "nbval_sanitize.cfg"
+RESULT_LIMIT = 1024 * 1024  # bytes of JSON read back per student; more means tampering
+_NBVAL_MARKER = re.compile(r"^\s*#\s*NBVAL_\w+\s*$", re.M)
+
+
+class GradingError(Exception):
+    """The grader itself cannot run (as opposed to a submission that fails)."""
+
+
+# --------------------------------------------------------------------------- canonical
+
+@dataclass(frozen=True)
+class GradedTest:
+    id: str
+    points: float
+    hidden: bool
+    cell_id: str
+
+
+@dataclass
+class Canonical:
+    """The instructor's notebook, with what grading needs to know about its cells."""
+    nb: nbformat.NotebookNode
+    tests: list[GradedTest]
+    solution_cells: dict[str, list[str]]      # cell id -> functions it defines
+
+    @property
+    def max_points(self) -> float:
+        return sum(t.points for t in self.tests)
+
+
+def load_canonical(path: Path) -> Canonical:
+    """Read and check the solution notebook; GradingError if it cannot be graded against."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # any unreadable file is the same failure for the instructor
+        raise GradingError(f"cannot read canonical notebook {path}: {err}") from err
+    tests, solutions, seen = [], {}, set()
+    for cell in nb.cells:
+        if is_test(cell):
+            grading = cell.metadata.get("grading") or {}
+            test_id, points = grading.get("id"), grading.get("points")
+            if not test_id or not isinstance(points, (int, float)) or test_id in seen:
+                raise GradingError(f"{path}: test cell {cell.get('id')} needs a unique "
+                                   "metadata grading: {id, points}")
+            seen.add(test_id)
+            hidden = "hidden-test" in cell.metadata.get("tags", [])
+            tests.append(GradedTest(test_id, float(points), hidden, cell.id))
+        elif is_solution_cell(cell):
+            solutions[cell.id] = defined_functions(cell.source)
+    if not tests:
+        raise GradingError(f"{path}: no graded test cells (tag `test`, metadata grading)")
+    return Canonical(nb, tests, solutions)
+
+
+# --------------------------------------------------------------------------- rebuild
+
+def read_submission(path: Path):
+    """The submission as a notebook, or None when it is not a readable notebook."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # invalid JSON, wrong structure, unreadable bytes: all "invalid"
+        return None
+    return nb if isinstance(nb.get("cells"), list) else None
+
+
+def _code_cells(nb) -> list:
+    return [c for c in nb.cells if isinstance(c, dict) and c.get("cell_type") == "code"
+            and isinstance(c.get("source"), str)]
+
+
+def find_student_cell(cell_id: str, functions: list[str], student_cells: list):
+    """The student's version of a canonical solution cell: same id, else one defining the
+    same functions (ids vanish when a notebook is re-saved by an old tool)."""
+    for cell in student_cells:
+        if cell.get("id") == cell_id:
+            return cell
+    for cell in student_cells:
+        if functions and set(functions) <= set(defined_functions(cell["source"])):
+            return cell
+    return None
+
+
+def _clean_student_source(source: str) -> str:
+    """Remove nbval markers: a student's cell must not change how nbval treats it."""
+    return _NBVAL_MARKER.sub("", source)
+
+
+def edited_tests(canonical: Canonical, student_nb) -> bool:
+    """True when a visible test cell is missing from or differs in the submission."""
+    by_id = {c.get("id"): c for c in _code_cells(student_nb)}
+    for test in canonical.tests:
+        if test.hidden:
+            continue
+        original = next(c for c in canonical.nb.cells if c.id == test.cell_id)
+        mine = by_id.get(test.cell_id)
+        if mine is None or mine["source"].strip() != original.source.strip():
+            return True
+    return False
+
+
+def rebuild(canonical: Canonical, student_nb) -> tuple[nbformat.NotebookNode, list[str]]:
+    """The notebook to run: canonical cells, the student's solution cells in their place.
+
+    Returns (notebook, notes). A solution cell the student lacks becomes the exercise stub,
+    so its tests fail with NotImplementedError rather than a confusing NameError.
+    """
+    import copy
+
+    nb = copy.deepcopy(canonical.nb)
+    student_cells = _code_cells(student_nb)
+    notes = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or cell.id not in canonical.solution_cells:
+            continue
+        functions = canonical.solution_cells[cell.id]
+        mine = find_student_cell(cell.id, functions, student_cells)
+        if mine is None:
+            notes.append(f"no solution cell for {', '.join(functions) or cell.id}")
+            cell.source = stub_source(cell.source)
+        else:
+            cell.source = _clean_student_source(mine["source"])
+        cell.outputs, cell.execution_count = [], None
+    if edited_tests(canonical, student_nb):
+        notes.append("tests edited (ignored: the canonical tests were run)")
+    return nb, notes
+
+
+# --------------------------------------------------------------------------- run one
+
+@dataclass
+class Options:
+    jobs: int = 1
+    cell_timeout: float = 30.0
+    timeout: float = 120.0
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    hide: tuple[Path, ...] = ()
+
+
+@dataclass
+class StudentResult:
+    student: str
+    passed: dict[str, bool]                  # test id -> passed
+    messages: dict[str, str]                 # test id or cell id -> failure text
+    notes: list[str]
+    seconds: float = 0.0
+    log: str = ""                            # tail of pytest's output, for the instructor
+
+
+def sandbox_env(job_dir: str) -> dict[str, str]:
+    """A minimal environment: no secrets of the grader's, quiet and single-threaded maths."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": f"{job_dir}/home",
+        "TMPDIR": f"{job_dir}/tmp",
+        "IPYTHONDIR": f"{job_dir}/home/.ipython",
+        "JUPYTER_RUNTIME_DIR": f"{job_dir}/home/runtime",
+        "MPLCONFIGDIR": f"{job_dir}/home/mpl",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",   # only nbval and our plugin: faster, smaller
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": "2",                 # keeps the address space under the rlimit
+        "LANG": "C.UTF-8",
+    }
+    env.update(KERNEL_ENV)
+    return env
+
+
+def pytest_argv(job_dir: str, cell_timeout: float) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            "-p", "course.grading_plugin", "-p", "nbval", "-c", f"{job_dir}/pytest.ini",
+            "--rootdir", job_dir, "--nbval-lax", f"--nbval-cell-timeout={cell_timeout:g}",
+            "--nbval-kernel-startup-timeout=30", "--nbval-sanitize-with", str(SANITIZE),
+            "-o", "junit_family=xunit2", f"{job_dir}/submission.ipynb"]
+
+
+def _read_limited(fd: int, sink: list[bytes]) -> None:
+    """Drain the results pipe, keeping at most RESULT_LIMIT bytes (the rest is discarded)."""
+    kept = 0
+    with os.fdopen(fd, "rb") as pipe:
+        while chunk := pipe.read(65536):
+            if kept < RESULT_LIMIT:
+                sink.append(chunk[: RESULT_LIMIT - kept])
+                kept += len(chunk)
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group; bwrap's --die-with-parent takes the namespace with it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+
+
+def run_notebook(nb, workdir: Path, opts: Options) -> tuple[list[dict], bool, int]:
+    """Run a rebuilt notebook in the sandbox. Returns (cell records, timed out, exit code)."""
+    (workdir / "home").mkdir(parents=True, exist_ok=True)
+    (workdir / "tmp").mkdir(exist_ok=True)
+    (workdir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    nbformat.write(nb, workdir / "submission.ipynb")
+    sandbox.prepare_workdir(workdir)
+    read_fd, write_fd = os.pipe()
+    job_dir = sandbox.job_dir(workdir)
+    command = sandbox.wrap(pytest_argv(job_dir, opts.cell_timeout), workdir,
+                           list(opts.hide), opts.limits)
+    env = sandbox_env(job_dir)
+    env["COURSE_GRADING_FD"] = str(write_fd)
+    sink: list[bytes] = []
+    reader = threading.Thread(target=_read_limited, args=(read_fd, sink), daemon=True)
+    with open(workdir / "pytest.log", "wb") as log:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                env=env, pass_fds=(write_fd,), start_new_session=True)
+    os.close(write_fd)  # only the sandbox holds the write end: EOF when it is gone
+    reader.start()
+    timed_out = False
+    try:
+        proc.wait(timeout=opts.timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    _kill_tree(proc)
+    reader.join(timeout=10)
+    return parse_records(b"".join(sink)), timed_out, proc.returncode
+
+
+def log_tail(workdir: Path, limit: int = 20000) -> str:
+    """The end of pytest's output (written by the sandbox, so bounded by its file-size limit)."""
+    try:
+        with open(workdir / "pytest.log", "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - limit))
+            return fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def parse_records(data: bytes) -> list[dict]:
+    """JSON lines from the plugin; malformed lines (a truncated last line) are skipped."""
+    records = []
+    for line in data.decode("ascii", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+# --------------------------------------------------------------------------- score
+
+def score(canonical: Canonical, student: str, records: list[dict], timed_out: bool,
+          returncode: int, notes: list[str]) -> StudentResult:
+    """Turn the plugin's cell records into per-test results and notes."""
+    passed = {t.id: False for t in canonical.tests}
+    messages: dict[str, str] = {}
+    cell_to_test = {t.cell_id: t.id for t in canonical.tests}
+    finished = False
+    for record in records:
+        if record.get("event") == "finish":
+            finished = True
+        if record.get("event") != "cell":
+            continue
+        # Map by the canonical cell id only: a record's grading id is not trusted further.
+        test_id = cell_to_test.get(record.get("cell_id"))
+        ok = record.get("outcome") == "passed"
+        key = test_id or str(record.get("cell_id"))
+        if test_id is not None:
+            passed[test_id] = ok
+        if not ok:
+            messages[key] = str(record.get("message", ""))
+    notes = list(notes)
+    texts = " ".join(messages.values())
+    if timed_out:
+        notes.append("timeout")
+    elif "Kernel dead" in texts or "kernel died" in texts.lower() or "Kernel died" in texts:
+        notes.append("kernel died")
+    elif "Timeout of" in texts:
+        notes.append("cell timeout")
+    if not finished and not timed_out:
+        notes.append(f"grading run ended abnormally (exit {returncode})")
+    return StudentResult(student, passed, messages, notes)
+
+
+def grade_submission(canonical: Canonical, path: Path, opts: Options, tmp_root: Path) -> StudentResult:
+    """Grade one file; never raises for anything the submission does."""
+    start = time.perf_counter()
+    student = path.stem
+    student_nb = read_submission(path)
+    if student_nb is None:
+        result = StudentResult(student, {t.id: False for t in canonical.tests}, {},
+                               ["invalid notebook"])
+    else:
+        nb, notes = rebuild(canonical, student_nb)
+        workdir = Path(tempfile.mkdtemp(prefix="job-", dir=tmp_root))
+        try:
+            records, timed_out, code = run_notebook(nb, workdir, opts)
+            result = score(canonical, student, records, timed_out, code, notes)
+            result.log = log_tail(workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------- report
+
+def _fmt(points: float) -> str:
+    return f"{points:g}"
+
+
+def gradebook_header(canonical: Canonical) -> list[str]:
+    return ["student", *[t.id for t in canonical.tests], "total", "max", "notes"]
+
+
+def gradebook_row(canonical: Canonical, result: StudentResult) -> list[str]:
+    earned = [t.points if result.passed.get(t.id) else 0.0 for t in canonical.tests]
+    return [result.student, *map(_fmt, earned), _fmt(sum(earned)),
+            _fmt(canonical.max_points), "; ".join(result.notes)]
+
+
+HIDDEN_FAILED = ("failed. A hidden test ran your function on inputs you have not seen (other "
+                 "shapes and values) and compared the result with the reference. Check that "
+                 "your code works for any shape, does not depend on the visible example, and "
+                 "does not print inside the function.")
+
+
+def _traceback_tail(message: str, lines: int = 20) -> str:
+    """The useful end of nbval's failure text: the traceback, not the echoed cell source."""
+    text = message.split("Traceback:", 1)[-1].strip("\n")
+    return "\n".join(text.splitlines()[-lines:]).replace("```", "'''")
+
+
+def feedback(canonical: Canonical, result: StudentResult) -> str:
+    """Markdown feedback: every test's result; hidden ones as pass/fail only."""
+    earned = sum(t.points for t in canonical.tests if result.passed.get(t.id))
+    out = [f"# Feedback for {result.student}", "",
+           f"Score: **{_fmt(earned)} / {_fmt(canonical.max_points)}**", ""]
+    if result.notes:
+        out += ["Notes: " + "; ".join(result.notes), ""]
+    out += ["| Test | Kind | Points | Result |", "| --- | --- | --- | --- |"]
+    for t in canonical.tests:
+        ok = result.passed.get(t.id)
+        out.append(f"| {t.id} | {'hidden' if t.hidden else 'visible'} | "
+                   f"{_fmt(t.points if ok else 0)} / {_fmt(t.points)} | "
+                   f"{'passed' if ok else 'failed'} |")
+    details = []
+    for cell_id, functions in canonical.solution_cells.items():
+        if cell_id in result.messages:
+            details += [f"### Your cell defining {', '.join(functions)} raised an error", "",
+                        "```text", _traceback_tail(result.messages[cell_id]), "```", ""]
+    for t in canonical.tests:
+        if result.passed.get(t.id):
+            continue
+        details.append(f"### {t.id}")
+        details.append("")
+        if t.hidden:
+            details += [HIDDEN_FAILED, ""]
+        elif t.id in result.messages:
+            details += ["```text", _traceback_tail(result.messages[t.id]), "```", ""]
+        else:
+            details += ["not run (the notebook stopped earlier: see the notes above).", ""]
+    if details:
+        out += ["", "## What went wrong", "", *details]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_outputs(canonical: Canonical, results: list[StudentResult], out: Path) -> None:
+    """grades.csv (sorted by student) and one feedback file each."""
+    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    with open(out / "grades.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(gradebook_header(canonical))
+        for result in sorted(results, key=lambda r: r.student):
+            writer.writerow(gradebook_row(canonical, result))
+    (out / "logs").mkdir(exist_ok=True)
+    for result in results:
+        (out / "feedback" / f"{result.student}.md").write_text(
+            feedback(canonical, result), encoding="utf-8")
+        (out / "logs" / f"{result.student}.log").write_text(result.log, encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- batch
+
+def select_shard(paths: list[Path], shard: tuple[int, int] | None) -> list[Path]:
+    """Shard k/n (1-based) takes every n-th submission in name order, starting at k."""
+    if shard is None:
+        return paths
+    k, n = shard
+    return [p for i, p in enumerate(paths) if i % n == k - 1]
+
+
+def grade_batch(solution: Path, submissions: Path, out: Path, opts: Options,
+                shard: tuple[int, int] | None = None, log=print) -> list[StudentResult]:
+    """Grade every ``*.ipynb`` in ``submissions`` (one sandboxed pytest per student)."""
+    canonical = load_canonical(solution)
+    if not submissions.is_dir():
+        raise GradingError(f"submissions folder not found: {submissions}")
+    paths = select_shard(sorted(submissions.glob("*.ipynb")), shard)
+    kind, warning = sandbox.probe()
+    if warning:
+        print(warning, file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    # Students must not see each other's files or the gradebook being written.
+    opts.hide = (submissions.resolve(), out.resolve())
+    tmp_root = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    os.chmod(tmp_root, 0o711)  # the sandbox user must traverse it to reach its own folder
+    results = []
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
+            futures = {pool.submit(grade_submission, canonical, p, opts, tmp_root): p for p in paths}
+            for future in concurrent.futures.as_completed(futures):
+                result = future.result()
+                results.append(result)
+                log(f"graded {result.student}: {sum(result.passed.values())}/{len(result.passed)} "
+                    f"tests ({result.seconds:.1f} s){' [' + '; '.join(result.notes) + ']' if result.notes else ''}")
+    finally:
+        shutil.rmtree(tmp_root, ignore_errors=True)
+        write_outputs(canonical, results, out)
+    log(f"{len(results)} submission(s) graded with sandbox '{kind}'; wrote {out / 'grades.csv'}")
+    return results
+
+
+def _shard(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise argparse.ArgumentTypeError("--shard must be K/N with 1 <= K <= N, e.g. 2/8")
+    return int(match.group(1)), int(match.group(2))
+
+
+def grade_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course grade", description=__doc__.split("\n\n")[0])
+    parser.add_argument("solution", type=Path)
+    parser.add_argument("submissions", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--cell-timeout", type=float, default=30.0, help="seconds per cell")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per notebook")
+    parser.add_argument("--shard", type=_shard, default=None, help="K/N: grade the K-th of N shards")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return 2 if exit_.code else 0
+    opts = Options(jobs=args.jobs, cell_timeout=args.cell_timeout, timeout=args.timeout)
+    try:
+        grade_batch(args.solution, args.submissions, args.out, opts, args.shard)
+    except GradingError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# --------------------------------------------------------------------------- merge
+
+def merge(inputs: list[Path], out: Path) -> int:
+    """Concatenate shard gradebooks (same header required) and copy their feedback."""
+    header, rows = None, {}
+    for folder in inputs:
+        with open(folder / "grades.csv", newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            this_header = next(reader)
+            if header is not None and this_header != header:
+                raise GradingError(f"{folder}/grades.csv has different tests: {this_header}")
+            header = this_header
+            for row in reader:
+                if row[0] in rows:
+                    raise GradingError(f"student {row[0]} appears in more than one shard")
+                rows[row[0]] = row
+    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    with open(out / "grades.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows[s] for s in sorted(rows))
+    for folder in inputs:
+        for md in sorted((folder / "feedback").glob("*.md")):
+            shutil.copyfile(md, out / "feedback" / md.name)
+    return len(rows)
+
+
+def merge_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course merge")
+    parser.add_argument("inputs", type=Path, nargs="+")
+    parser.add_argument("--out", type=Path, required=True)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return 2 if exit_.code else 0
+    try:
+        n = merge(args.inputs, args.out)
+    except (GradingError, OSError, StopIteration) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"merged {n} student(s) from {len(args.inputs)} shard(s) into {args.out / 'grades.csv'}")
+    return 0
