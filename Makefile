@@ -1,0 +1,122 @@
+# Neural Networks from Scratch to Keras — every command a contributor or CI needs.
+# `make help` lists the targets. Everything runs in .venv, created from requirements.txt.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON3 ?= python3.11
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-12)
+VENDOR  := book/_vendor_static/vendor
+HTML    := _build/html
+
+# Outputs are stored and compared in exactly this environment (see README, "Determinism").
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 0
+export PYTHONHASHSEED := 0
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export JUPYTER_PLATFORM_DIRS := 1
+
+NBVAL_FLAGS := --nbval --nbval-sanitize-with course/nbval_sanitize.cfg --nbval-cell-timeout 300
+NOTEBOOKS   := $(wildcard chapters/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
+JOBS        ?= 2
+
+.PHONY: help venv vendor system-deps book serve lab execute export exercises grade bench test test-unit test-notebooks test-book test-site clean distclean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+# --- environment -------------------------------------------------------------------------
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP) ## create or update .venv from requirements.txt (automatic for every target)
+
+$(VENDOR)/.stamp: book/vendor/package-lock.json book/vendor/package.json
+	npm ci --prefix book/vendor --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/mathjax $(VENDOR)/html-manager
+	cp book/vendor/node_modules/mathjax/es5/tex-svg.js $(VENDOR)/mathjax/
+	cp book/vendor/node_modules/requirejs/require.js $(VENDOR)/
+	cp book/vendor/node_modules/@jupyter-widgets/html-manager/dist/embed-amd.js $(VENDOR)/html-manager/
+	cd book/vendor/node_modules/@jupyter-widgets/html-manager/dist && \
+	  cp *.woff2 *.woff *.ttf *.eot *.svg ../../../../../_vendor_static/vendor/html-manager/
+	cp book/vendor/node_modules/mathjax/LICENSE $(VENDOR)/mathjax/
+	cp book/vendor/node_modules/requirejs/README.md $(VENDOR)/require.README.md
+	@touch $@
+
+vendor: $(VENDOR)/.stamp ## vendor MathJax, require.js and the widget manager from npm (offline site)
+
+system-deps: ## install Chromium (site test) and bubblewrap (grader sandbox) from Debian if missing
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "please run: sudo apt-get install$$missing" >&2; exit 1; fi; \
+	fi
+
+# --- the book ----------------------------------------------------------------------------
+
+book: $(STAMP) vendor ## build the static site from stored outputs (warnings are errors)
+	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --quiet
+	@echo ""
+	@echo "The book is built: $(CURDIR)/$(HTML)/index.html"
+	@echo "Open that file in a browser (it works offline), or run 'make serve'."
+
+serve: ## serve the built book on http://127.0.0.1:8000 (PORT=… to change)
+	@test -f $(HTML)/index.html || $(MAKE) book
+	$(PY) -m http.server --bind 127.0.0.1 --directory $(HTML) $${PORT:-8000}
+
+lab: $(STAMP) ## JupyterLab on the repository, with the course's environment variables
+	$(VENV)/bin/jupyter lab --notebook-dir=. --ip=127.0.0.1 --no-browser
+
+# --- sources -----------------------------------------------------------------------------
+
+export: $(STAMP) ## write the cells tagged `export` in chapters/ to scratchnn/
+	$(PY) -m course export
+
+execute: $(STAMP) export ## re-execute changed notebooks in place, storing outputs and widget state (FORCE=1: all)
+	$(PY) -m course execute $(if $(FORCE),--force) $(NB)
+
+exercises: $(STAMP) ## write exercises/ from solutions/
+	$(PY) -m course exercises
+
+SOLUTION    ?= solutions/00_foundations.ipynb
+SUBMISSIONS ?= submissions
+OUT         ?= gradebook
+grade: $(STAMP) system-deps ## grade SUBMISSIONS=dir against SOLUTION=nb into OUT=dir (JOBS=2)
+	$(PY) -m course grade $(SOLUTION) $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
+
+bench: $(STAMP) vendor system-deps ## print a table of install, execution, build and test timings
+	$(PY) -m course.bench
+
+# --- tests -------------------------------------------------------------------------------
+
+test: $(STAMP) vendor system-deps ## the whole suite: unit, parity, sync, nbval, grader, book build, site
+	$(MAKE) --no-print-directory test-unit test-notebooks test-book test-site
+	@echo "make test: all checks passed"
+
+test-unit: $(STAMP) ## unit, parity, property, sync and grader tests
+	$(VENV)/bin/pytest tests -m "not site" -n $(JOBS) --dist loadfile -p no:cacheprovider
+
+test-notebooks: $(STAMP) ## strict nbval over chapters/ and solutions/
+	$(VENV)/bin/pytest $(NOTEBOOKS) $(NBVAL_FLAGS) -n $(JOBS) --dist loadfile -p no:cacheprovider -q
+
+test-book: book ## the book builds with warnings as errors
+
+test-site: $(STAMP) system-deps ## every built page in headless Chromium from file://
+	$(VENV)/bin/pytest tests -m site -p no:cacheprovider
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf _build book/_vendor_static .pytest_cache .hypothesis
+	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
+
+distclean: clean ## also remove .venv and node_modules
+	rm -rf $(VENV) book/vendor/node_modules
