@@ -43,7 +43,7 @@ def learning_rate_explorer():
     import ipywidgets as widgets
     from IPython.display import display
 
-    lr = widgets.FloatLogSlider(value=1.0, base=10, min=-3, max=2, step=0.1, description="η")
+    lr = widgets.FloatLogSlider(value=0.5, base=10, min=-3, max=2, step=0.1, description="η")
     epochs = widgets.IntSlider(value=300, min=50, max=1000, step=50, description="epochs")
     out = widgets.interactive_output(
         lambda learning_rate, n: (plot_learning_rate_view([learning_rate], n), plt.show()),

@@ -83,6 +83,13 @@ def stale_files(expected: dict[Path, str]) -> list[Path]:
     ]
 
 
+def _display(path: Path) -> str:
+    try:
+        return path.relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def check() -> list[str]:
     """Unified diffs (one per file) between ``scratchnn/`` and the chapters; empty when in sync."""
     expected = expected_files()
@@ -90,7 +97,7 @@ def check() -> list[str]:
     for path, text in expected.items():
         actual = path.read_text(encoding="utf-8") if path.exists() else ""
         if actual != text:
-            rel = path.relative_to(ROOT).as_posix()
+            rel = _display(path)
             problems.append(
                 "".join(
                     difflib.unified_diff(
@@ -99,7 +106,7 @@ def check() -> list[str]:
                 )
             )
     for path in stale_files(expected):
-        problems.append(f"{path.relative_to(ROOT)} is generated but no chapter exports it any more\n")
+        problems.append(f"{_display(path)} is generated but no chapter exports it any more\n")
     return problems
 
 
@@ -127,6 +134,6 @@ def main(argv: list[str]) -> int:
         return 1 if problems else 0
     changed = write()
     for path in changed:
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {_display(path)}")
     print(f"export: {len(changed)} file(s) changed")
     return 0
