@@ -75,7 +75,7 @@ serve: ## serve the built book on http://127.0.0.1:8000 (PORT=… to change)
 	$(PY) -m http.server --bind 127.0.0.1 --directory $(HTML) $${PORT:-8000}
 
 lab: $(STAMP) ## JupyterLab on the repository, with the course's environment variables
-	$(VENV)/bin/jupyter lab --notebook-dir=. --ip=127.0.0.1 --no-browser
+	$(VENV)/bin/jupyter lab --notebook-dir=. --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # --- sources -----------------------------------------------------------------------------
 

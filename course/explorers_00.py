@@ -29,12 +29,12 @@ def plot_learning_rate_view(learning_rates, epochs: int = 300, ax=None):
     if ax is None:
         _, ax = plt.subplots()
     for lr in learning_rates:
-        ax.plot(loss_curve(lr, epochs), label=f"η = {lr:g}")
+        ax.plot(loss_curve(lr, epochs), label=f"η = {lr:g}", linewidth=1.2)
     ax.set_yscale("log")
     ax.set_xlabel("epoch (full-batch gradient-descent step)")
     ax.set_ylabel("training loss (binary cross-entropy)")
     ax.set_title("Too small crawls, too large oscillates or diverges")
-    ax.legend()
+    ax.legend(loc="upper right", frameon=True, framealpha=0.9)
     return ax
 
 
