@@ -141,7 +141,7 @@ def activation_explorer(default: str = "sigmoid", depth: int = 20):
 
     def show(name, depth):
         fig = plot_activation_view(name, depth)
-        plt.show(fig)
+        plt.show()
 
     out = widgets.interactive_output(show, {"name": name, "depth": layers})
     display(widgets.VBox([widgets.HBox([name, layers]), out]))

@@ -80,12 +80,16 @@ def stub_source(source: str) -> str:
     return "\n".join(out)
 
 
-def make_exercise(solution) -> nbformat.NotebookNode:
-    """The student notebook for one solution notebook (a new object; the input is unchanged)."""
+def make_exercise(solution, keep_hidden: bool = False) -> nbformat.NotebookNode:
+    """The student notebook for one solution notebook (a new object; the input is unchanged).
+
+    keep_hidden=True keeps the hidden tests: the "blank submission" that
+    :func:`graded_tests_passing_blank` runs to prove that every graded test can fail.
+    """
     nb = copy.deepcopy(solution)
     cells = []
     for cell in nb.cells:
-        if is_hidden_test(cell):
+        if is_hidden_test(cell) and not keep_hidden:
             continue
         if cell.cell_type == "code":
             if is_solution_cell(cell):
@@ -98,6 +102,26 @@ def make_exercise(solution) -> nbformat.NotebookNode:
     nb.metadata.pop("course", None)
     nb.metadata.pop("widgets", None)
     return nb
+
+
+def graded_tests_passing_blank(solution, cwd: Path, timeout: int = 120) -> list[str]:
+    """Graded test ids that do NOT fail on the blank exercise (hidden tests included).
+
+    Runs the stubbed notebook cell by cell in a fresh kernel (errors allowed) and returns
+    the ``grading.id`` of every test cell that ran without an error. A test listed here
+    is vacuous: it would award points for an empty answer. The right result is ``[]``.
+    """
+    from nbclient import NotebookClient
+
+    blank = make_exercise(solution, keep_hidden=True)
+    client = NotebookClient(blank, timeout=timeout, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(cwd)}})
+    client.execute()
+    passing = []
+    for cell in blank.cells:
+        if is_test(cell) and not any(o.output_type == "error" for o in cell.outputs):
+            passing.append(cell.metadata.get("grading", {}).get("id", cell.get("id")))
+    return passing
 
 
 def render(nb) -> str:

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import copy
 import csv
 import json
 import os
+import queue
 import re
 import shutil
 import signal
@@ -39,11 +41,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
+# jsonschema (under nbformat) optionally imports rfc3987_syntax, which compiles a grammar at
+# import: ~3 s per process. It only serves the "iri" string format, which the notebook
+# schema does not use; None makes that optional import fail fast (see grading_plugin.py).
+sys.modules.setdefault("rfc3987_syntax", None)
 
-from course import sandbox
-from course.exercises import BEGIN, defined_functions, is_solution_cell, is_test, stub_source
-from course.execute import KERNEL_ENV
+import nbformat  # noqa: E402  (after the line above, on purpose)
+
+from course import sandbox  # noqa: E402
+from course.exercises import defined_functions, is_solution_cell, is_test, stub_source  # noqa: E402
+from course.execute import KERNEL_ENV  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SANITIZE = ROOT / "course" / "nbval_sanitize.cfg"
@@ -104,9 +111,14 @@ def load_canonical(path: Path) -> Canonical:
 
 # --------------------------------------------------------------------------- rebuild
 
+MAX_SUBMISSION_BYTES = 20 * 1024**2  # a notebook of code is kilobytes; this is read as the grader
+
+
 def read_submission(path: Path):
     """The submission as a notebook, or None when it is not a readable notebook."""
     try:
+        if path.stat().st_size > MAX_SUBMISSION_BYTES:
+            return None
         nb = nbformat.read(path, as_version=4)
     except Exception:  # invalid JSON, wrong structure, unreadable bytes: all "invalid"
         return None
@@ -136,16 +148,13 @@ def _clean_student_source(source: str) -> str:
 
 
 def edited_tests(canonical: Canonical, student_nb) -> bool:
-    """True when a visible test cell is missing from or differs in the submission."""
-    by_id = {c.get("id"): c for c in _code_cells(student_nb)}
-    for test in canonical.tests:
-        if test.hidden:
-            continue
-        original = next(c for c in canonical.nb.cells if c.id == test.cell_id)
-        mine = by_id.get(test.cell_id)
-        if mine is None or mine["source"].strip() != original.source.strip():
-            return True
-    return False
+    """True when a visible test cell's exact source is nowhere in the submission.
+
+    Compared by source, not id, so a notebook whose ids were stripped is not flagged.
+    """
+    sources = {c["source"].strip() for c in _code_cells(student_nb)}
+    visible = {t.cell_id for t in canonical.tests if not t.hidden}
+    return any(c.source.strip() not in sources for c in canonical.nb.cells if c.id in visible)
 
 
 def rebuild(canonical: Canonical, student_nb) -> tuple[nbformat.NotebookNode, list[str]]:
@@ -154,8 +163,6 @@ def rebuild(canonical: Canonical, student_nb) -> tuple[nbformat.NotebookNode, li
     Returns (notebook, notes). A solution cell the student lacks becomes the exercise stub,
     so its tests fail with NotImplementedError rather than a confusing NameError.
     """
-    import copy
-
     nb = copy.deepcopy(canonical.nb)
     student_cells = _code_cells(student_nb)
     notes = []
@@ -184,6 +191,7 @@ class Options:
     timeout: float = 120.0
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     hide: tuple[Path, ...] = ()
+    slots: queue.Queue | None = None   # free grading slots (one user id each when root)
 
 
 @dataclass
@@ -194,6 +202,7 @@ class StudentResult:
     notes: list[str]
     seconds: float = 0.0
     log: str = ""                            # tail of pytest's output, for the instructor
+    peak_rss_kib: dict[str, int] = field(default_factory=dict)  # "pytest"/"kernel" -> KiB
 
 
 def sandbox_env(job_dir: str) -> dict[str, str]:
@@ -211,6 +220,7 @@ def sandbox_env(job_dir: str) -> dict[str, str]:
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "MALLOC_ARENA_MAX": "2",                 # keeps the address space under the rlimit
         "LANG": "C.UTF-8",
+        "USER": "student", "LOGNAME": "student",  # the slot's user id has no passwd entry
     }
     env.update(KERNEL_ENV)
     return env
@@ -243,17 +253,19 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def run_notebook(nb, workdir: Path, opts: Options) -> tuple[list[dict], bool, int]:
-    """Run a rebuilt notebook in the sandbox. Returns (cell records, timed out, exit code)."""
+def run_notebook(nb, workdir: Path, opts: Options, slot: int | None = None) -> tuple[list[dict], bool, int]:
+    """Run a rebuilt notebook in the sandbox as grading slot ``slot``.
+
+    Returns (cell records, timed out, exit code)."""
     (workdir / "home").mkdir(parents=True, exist_ok=True)
     (workdir / "tmp").mkdir(exist_ok=True)
     (workdir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     nbformat.write(nb, workdir / "submission.ipynb")
-    sandbox.prepare_workdir(workdir)
+    sandbox.prepare_workdir(workdir, slot)
     read_fd, write_fd = os.pipe()
     job_dir = sandbox.job_dir(workdir)
     command = sandbox.wrap(pytest_argv(job_dir, opts.cell_timeout), workdir,
-                           list(opts.hide), opts.limits)
+                           list(opts.hide), opts.limits, slot)
     env = sandbox_env(job_dir)
     env["COURSE_GRADING_FD"] = str(write_fd)
     sink: list[bytes] = []
@@ -299,13 +311,17 @@ def parse_records(data: bytes) -> list[dict]:
 
 # --------------------------------------------------------------------------- score
 
+KERNEL_DIED = ("Traceback:\nThe Python kernel died while running this cell (the code exited, "
+               "crashed, or ran out of memory), so the cells after it could not run.")
+
+
 def score(canonical: Canonical, student: str, records: list[dict], timed_out: bool,
           returncode: int, notes: list[str]) -> StudentResult:
     """Turn the plugin's cell records into per-test results and notes."""
     passed = {t.id: False for t in canonical.tests}
     messages: dict[str, str] = {}
     cell_to_test = {t.cell_id: t.id for t in canonical.tests}
-    finished = False
+    finished = died = False
     for record in records:
         if record.get("event") == "finish":
             finished = True
@@ -317,24 +333,44 @@ def score(canonical: Canonical, student: str, records: list[dict], timed_out: bo
         key = test_id or str(record.get("cell_id"))
         if test_id is not None:
             passed[test_id] = ok
-        if not ok:
+        if record.get("kernel_died") and not died:
+            died = True
+            messages[key] = KERNEL_DIED
+        elif record.get("outcome") == "failed":   # "skipped": nbval gave up after a timeout
             messages[key] = str(record.get("message", ""))
     notes = list(notes)
+    rss = {name: int(r.get(f"maxrss_{name}_kib") or 0) for r in records
+           if r.get("event") == "finish" for name in ("pytest", "kernel")}
     texts = " ".join(messages.values())
     if timed_out:
         notes.append("timeout")
-    elif "Kernel dead" in texts or "kernel died" in texts.lower() or "Kernel died" in texts:
+    if died or "Kernel dead" in texts:
         notes.append("kernel died")
-    elif "Timeout of" in texts:
+    elif "Timeout of" in texts or "did not finish within" in texts:
         notes.append("cell timeout")
     if not finished and not timed_out:
         notes.append(f"grading run ended abnormally (exit {returncode})")
-    return StudentResult(student, passed, messages, notes)
+    return StudentResult(student, passed, messages, notes, peak_rss_kib=rss)
 
 
 def grade_submission(canonical: Canonical, path: Path, opts: Options, tmp_root: Path) -> StudentResult:
-    """Grade one file; never raises for anything the submission does."""
+    """Grade one file; never raises: one odd submission must not stop the batch."""
     start = time.perf_counter()
+    slot = opts.slots.get() if opts.slots is not None else None
+    try:
+        result = _grade_submission(canonical, path, opts, tmp_root, slot)
+    except Exception as err:  # a grader bug shows up in the notes, and the batch goes on
+        result = StudentResult(path.stem, {t.id: False for t in canonical.tests}, {},
+                               [f"grader error: {type(err).__name__}: {err}"])
+    finally:
+        if slot is not None:
+            opts.slots.put(slot)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _grade_submission(canonical: Canonical, path: Path, opts: Options, tmp_root: Path,
+                      slot: int | None) -> StudentResult:
     student = path.stem
     student_nb = read_submission(path)
     if student_nb is None:
@@ -344,12 +380,11 @@ def grade_submission(canonical: Canonical, path: Path, opts: Options, tmp_root: 
         nb, notes = rebuild(canonical, student_nb)
         workdir = Path(tempfile.mkdtemp(prefix="job-", dir=tmp_root))
         try:
-            records, timed_out, code = run_notebook(nb, workdir, opts)
+            records, timed_out, code = run_notebook(nb, workdir, opts, slot)
             result = score(canonical, student, records, timed_out, code, notes)
             result.log = log_tail(workdir)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-    result.seconds = time.perf_counter() - start
     return result
 
 
@@ -375,10 +410,22 @@ HIDDEN_FAILED = ("failed. A hidden test ran your function on inputs you have not
                  "does not print inside the function.")
 
 
-def _traceback_tail(message: str, lines: int = 20) -> str:
-    """The useful end of nbval's failure text: the traceback, not the echoed cell source."""
-    text = message.split("Traceback:", 1)[-1].strip("\n")
-    return "\n".join(text.splitlines()[-lines:]).replace("```", "'''")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
+
+
+def _traceback_tail(message: str, context: int = 12) -> str:
+    """What a student needs from nbval's failure text: the exception and its message
+    (with the test's hint) first, then the last lines of the traceback for context."""
+    if "Traceback:" in message:
+        text = message.split("Traceback:", 1)[1].strip("\n")
+    else:  # a timeout: nbval's one-line reason, without the echoed source
+        text = message.split("Input:", 1)[0].strip("\n")
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
+    if starts:
+        i = starts[-1]
+        lines = lines[i:] + ["", "(end of the traceback)"] + lines[max(0, i - context):i]
+    return "\n".join(lines[-60:]).replace("```", "'''")
 
 
 def feedback(canonical: Canonical, result: StudentResult) -> str:
@@ -396,7 +443,7 @@ def feedback(canonical: Canonical, result: StudentResult) -> str:
                    f"{'passed' if ok else 'failed'} |")
     details = []
     for cell_id, functions in canonical.solution_cells.items():
-        if cell_id in result.messages:
+        if result.messages.get(cell_id):
             details += [f"### Your cell defining {', '.join(functions)} raised an error", "",
                         "```text", _traceback_tail(result.messages[cell_id]), "```", ""]
     for t in canonical.tests:
@@ -406,10 +453,11 @@ def feedback(canonical: Canonical, result: StudentResult) -> str:
         details.append("")
         if t.hidden:
             details += [HIDDEN_FAILED, ""]
-        elif t.id in result.messages:
+        elif result.messages.get(t.id):
             details += ["```text", _traceback_tail(result.messages[t.id]), "```", ""]
         else:
-            details += ["not run (the notebook stopped earlier: see the notes above).", ""]
+            details += ["not run: an earlier cell timed out, the kernel died, or the "
+                        "notebook could not be read (see the notes above).", ""]
     if details:
         out += ["", "## What went wrong", "", *details]
     return "\n".join(out).rstrip() + "\n"
@@ -440,6 +488,16 @@ def select_shard(paths: list[Path], shard: tuple[int, int] | None) -> list[Path]
     return [p for i, p in enumerate(paths) if i % n == k - 1]
 
 
+def hidden_paths(solution: Path, submissions: Path, out: Path) -> tuple[Path, ...]:
+    """Folders the sandbox replaces with empty ones: other students' files, the gradebook
+    being written, and everything that holds the answers (the canonical notebook's folder,
+    the repository's solutions/ and its git history). Never a folder the kernel needs."""
+    needed = (ROOT / "course").resolve()
+    wanted = {submissions.resolve(), out.resolve(), solution.resolve().parent,
+              (ROOT / "solutions").resolve(), (ROOT / ".git").resolve()}
+    return tuple(sorted(p for p in wanted if p.exists() and not needed.is_relative_to(p)))
+
+
 def grade_batch(solution: Path, submissions: Path, out: Path, opts: Options,
                 shard: tuple[int, int] | None = None, log=print) -> list[StudentResult]:
     """Grade every ``*.ipynb`` in ``submissions`` (one sandboxed pytest per student)."""
@@ -451,10 +509,12 @@ def grade_batch(solution: Path, submissions: Path, out: Path, opts: Options,
     if warning:
         print(warning, file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
-    # Students must not see each other's files or the gradebook being written.
-    opts.hide = (submissions.resolve(), out.resolve())
+    opts.hide = hidden_paths(solution, submissions, out)
     tmp_root = Path(tempfile.mkdtemp(prefix="course-grade-"))
     os.chmod(tmp_root, 0o711)  # the sandbox user must traverse it to reach its own folder
+    opts.slots = queue.Queue()
+    for slot in range(max(1, opts.jobs)):
+        opts.slots.put(slot)
     results = []
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
@@ -480,10 +540,11 @@ def _shard(text: str) -> tuple[int, int]:
 
 def grade_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m course grade", description=__doc__.split("\n\n")[0])
-    parser.add_argument("solution", type=Path)
-    parser.add_argument("submissions", type=Path)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("solution", type=Path, help="canonical notebook, e.g. solutions/00_foundations.ipynb")
+    parser.add_argument("submissions", type=Path, help="folder of STUDENT.ipynb files")
+    parser.add_argument("--out", type=Path, required=True, help="writes grades.csv, feedback/, logs/")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="students graded in parallel (default: number of CPUs)")
     parser.add_argument("--cell-timeout", type=float, default=30.0, help="seconds per cell")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per notebook")
     parser.add_argument("--shard", type=_shard, default=None, help="K/N: grade the K-th of N shards")

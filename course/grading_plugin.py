@@ -4,9 +4,10 @@ It does three things nbval 0.11 does not:
 
 1. Reports each executed cell by its *notebook metadata* (cell id, ``grading.id``), not by
    nbval's cell numbering (0-based on the release, 1-based on nbval's main branch).
-2. Fails a cell whose ``execute_reply`` says ``status: error`` even when no error reached the
-   iopub channel. nbval only looks at iopub, so a student who replaces
-   ``get_ipython().showtraceback`` (or the exception hooks) could make failing cells pass.
+2. Passes a cell only when its ``execute_reply`` says ``status: ok``. nbval only looks at
+   iopub, so a student who replaces ``get_ipython().showtraceback`` (or the exception
+   hooks) could make failing cells pass, and a cell that timed out passes when a forked
+   copy of the kernel publishes an "idle" status for it.
 3. Writes results as JSON lines to a pipe the grader passed in (``COURSE_GRADING_FD``),
    one line per cell as soon as it finishes, so a run killed by the per-notebook timeout
    still reports the cells that ran. The kernel does not inherit that descriptor
@@ -23,6 +24,7 @@ import json
 import os
 import re
 import sys
+import time
 
 import pytest
 
@@ -53,19 +55,35 @@ def _emit(record: dict) -> None:
         _out.flush()
 
 
-def _patch_nbval_reply_status() -> None:
-    """Remember the status of each execute_reply on the kernel object nbval uses."""
+def _patch_nbval_await_reply() -> None:
+    """Replace nbval's wait for a cell's execute_reply with one that (a) remembers the
+    reply's status and (b) polls once a second whether the kernel is still alive, so a
+    kernel killed by ``os._exit`` or a segfault is reported as such at once instead of
+    after the whole cell timeout."""
+    from queue import Empty
+
     from nbval import kernel as nbval_kernel
 
-    original_get_message = nbval_kernel.RunningKernel.get_message
+    def await_reply(self, msg_id, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + float(timeout)
+        while True:
+            wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            try:
+                msg = self.get_message(stream="shell", timeout=wait)
+            except Empty:
+                if not self.is_alive():
+                    self.course_kernel_died = True
+                    raise
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                continue
+            if msg["parent_header"].get("msg_id") == msg_id:
+                if msg["content"]["status"] == "aborted":
+                    raise RuntimeError("Kernel aborted execution request")
+                self.course_reply_status = msg["content"].get("status")
+                return
 
-    def get_message(self, stream, timeout=None):
-        msg = original_get_message(self, stream, timeout=timeout)
-        if stream == "shell" and msg.get("msg_type") == "execute_reply":
-            self.course_reply_status = msg.get("content", {}).get("status")
-        return msg
-
-    nbval_kernel.RunningKernel.get_message = get_message
+    nbval_kernel.RunningKernel.await_reply = await_reply
 
 
 def pytest_configure(config):
@@ -74,7 +92,7 @@ def pytest_configure(config):
     fd = os.environ.pop("COURSE_GRADING_FD", None)
     if fd is not None:
         _out = os.fdopen(int(fd), "w", encoding="ascii", closefd=True)
-    _patch_nbval_reply_status()
+    _patch_nbval_await_reply()
     _emit({"event": "start"})
 
 
@@ -99,11 +117,15 @@ def pytest_runtest_makereport(item, call):
         return
     kernel = getattr(item.parent, "kernel", None)
     status = getattr(kernel, "course_reply_status", None)
-    if report.passed and status == "error":
-        # The kernel itself said the cell failed; whatever it printed does not count.
+    if report.passed and status != "ok":
+        # A cell passes only on the kernel's own "ok" reply. "error": the student suppressed
+        # the traceback display. None: no reply before the cell timeout, yet nbval saw an
+        # "idle" message (a forked copy of the kernel can send one) and would pass the cell.
         report.outcome = "failed"
-        report.longrepr = ("The kernel reported an error for this cell although no traceback "
-                           "was shown (error display suppressed?).")
+        report.longrepr = (
+            "Traceback:\nRuntimeError: the kernel reported an error for this cell although no "
+            "traceback was shown" if status == "error" else
+            "Traceback:\nTimeoutError: the cell did not finish within the cell time limit")
     metadata = cell.get("metadata", {})
     grading = metadata.get("grading", {}) if isinstance(metadata.get("grading"), dict) else {}
     message = ""
@@ -115,9 +137,16 @@ def pytest_runtest_makereport(item, call):
         "grading_id": grading.get("id"),
         "outcome": report.outcome,
         "reply_status": status,
+        "kernel_died": bool(getattr(kernel, "course_kernel_died", False)),
         "message": message,
     })
 
 
 def pytest_sessionfinish(session, exitstatus):
-    _emit({"event": "finish", "exitstatus": int(exitstatus)})
+    import resource
+
+    # Peak resident memory (KiB on Linux) of this pytest process and of its reaped children
+    # (the kernel): what one grading worker costs, for `make bench`.
+    _emit({"event": "finish", "exitstatus": int(exitstatus),
+           "maxrss_pytest_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+           "maxrss_kernel_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss})

@@ -7,8 +7,10 @@ Layers, outermost first:
   when the grader is not root); the host file system read-only; a private ``/tmp`` with
   only this student's work folder writable; ``/root``, the submissions folder and the
   output folder hidden behind empty tmpfs mounts; the sandbox dies with the grader.
-- ``setpriv``: when the grader runs as root (CI, ``make test``), drop to ``nobody`` (65534)
-  inside the sandbox, before any student code, so it never runs as root.
+- ``setpriv``: when the grader runs as root (CI, ``make test``), drop to an unprivileged
+  user inside the sandbox, before any student code, so it never runs as root: ``nobody``
+  for one-off commands, and one numeric id per parallel grading slot (``SLOT_UID_BASE +
+  slot``, no account needed) so the per-user process limit isolates concurrent students.
 
 When bubblewrap is missing or cannot create namespaces (some containers forbid them) the
 fallback is ``unshare`` (network and PID namespaces, root only) plus ``setpriv``: files that
@@ -26,6 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NOBODY = 65534
+# As root, each parallel grading slot runs as its own numeric user id (no passwd entry is
+# needed): RLIMIT_NPROC counts processes per user, so one student's fork bomb cannot starve
+# the student graded beside them. Far above any real account; nothing on disk is owned by it.
+SLOT_UID_BASE = 1_900_000_000
 # Inside the sandbox the student's work folder is always here (a private tmpfs /tmp).
 JOB_DIR = "/tmp/job"
 
@@ -34,7 +40,7 @@ JOB_DIR = "/tmp/job"
 class Limits:
     """Resource limits applied to every process of one grading run."""
     memory_bytes: int = 2 * 1024**3   # address space per process: numpy + kernel need ~1 GB
-    processes: int = 512              # per user id (threads count), shared by parallel jobs
+    processes: int = 128              # per user id, threads included (a kernel uses ~15)
     file_bytes: int = 64 * 1024**2    # largest file any process may write
     cpu_seconds: int = 600            # a backstop; the wall-clock timeout comes first
 
@@ -44,10 +50,16 @@ def _prlimit(limits: Limits) -> list[str]:
             f"--fsize={limits.file_bytes}", f"--cpu={limits.cpu_seconds}", "--core=0", "--"]
 
 
-def _drop_root() -> list[str]:
+def sandbox_uid(slot: int | None) -> int:
+    """The user id student code runs as when the grader is root: per slot, else nobody."""
+    return NOBODY if slot is None else SLOT_UID_BASE + slot
+
+
+def _drop_root(slot: int | None = None) -> list[str]:
     if os.geteuid() != 0:
         return []
-    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+    uid = sandbox_uid(slot)
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
             "--inh-caps=-all", "--"]
 
 
@@ -59,7 +71,7 @@ def _readable_prefixes() -> list[str]:
     return sorted(str(p) for p in wanted if p.is_relative_to("/root"))
 
 
-def _bwrap(workdir: Path, hide: list[Path]) -> list[str]:
+def _bwrap(workdir: Path, hide: list[Path], slot: int | None = None) -> list[str]:
     """bubblewrap arguments. As root, bwrap sets up the namespaces (no user namespace is
     needed) and ``setpriv`` drops to nobody *inside*; otherwise a user namespace is used."""
     if os.geteuid() == 0:
@@ -81,7 +93,7 @@ def _bwrap(workdir: Path, hide: list[Path]) -> list[str]:
         if path.exists():
             cmd += ["--tmpfs", str(path)]
     cmd += ["--bind", str(workdir), JOB_DIR, "--chdir", JOB_DIR, "--"]
-    return cmd + _drop_root()
+    return cmd + _drop_root(slot)
 
 
 def _unshare() -> list[str]:
@@ -96,7 +108,14 @@ def _works(kind: str) -> bool:
     if shutil.which(prefix[0]) is None or (kind == "unshare" and os.geteuid() != 0):
         return False
     try:
-        done = subprocess.run(prefix + ["true"], capture_output=True, timeout=20)
+        # Python itself, not `true`: pyenv installs under /root (mode 700) that `nobody`
+        # cannot reach unless bwrap mounts them, and a sandbox that cannot run the grader's
+        # Python is no sandbox at all.
+        # The version check catches a silent switch to another interpreter (seen when the
+        # venv's symlink target is unreachable and the system Python answers instead).
+        check = f"import sys, course, nbval; assert sys.version == {sys.version!r}"
+        done = subprocess.run(prefix + [sys.executable, "-c", check],
+                              capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -120,19 +139,24 @@ def job_dir(workdir: Path) -> str:
     return JOB_DIR if probe()[0] == "bwrap" else str(workdir)
 
 
-def wrap(argv: list[str], workdir: Path, hide: list[Path], limits: Limits) -> list[str]:
-    """The full command line running ``argv`` in the sandbox, ``workdir`` writable."""
+def wrap(argv: list[str], workdir: Path, hide: list[Path], limits: Limits,
+         slot: int | None = None) -> list[str]:
+    """The full command line running ``argv`` in the sandbox, ``workdir`` writable.
+
+    slot: which parallel grading slot runs it (its own user id when root), or None.
+    """
     kind, _ = probe()
     if kind == "bwrap":
-        return _prlimit(limits) + _bwrap(workdir, hide) + argv
+        return _prlimit(limits) + _bwrap(workdir, hide, slot) + argv
     if kind == "unshare":
-        return _prlimit(limits) + _unshare() + _drop_root() + argv
+        return _prlimit(limits) + _unshare() + _drop_root(slot) + argv
     return _prlimit(limits) + argv
 
 
-def prepare_workdir(workdir: Path) -> None:
-    """Make the student's work folder writable by the sandbox user (nobody, when root)."""
+def prepare_workdir(workdir: Path, slot: int | None = None) -> None:
+    """Make the student's work folder writable by the sandbox user (when root)."""
     workdir.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
+        uid = sandbox_uid(slot)
         for path in [workdir, *workdir.rglob("*")]:
-            os.chown(path, NOBODY, NOBODY)
+            os.chown(path, uid, uid)

@@ -18,6 +18,7 @@ __all__ = ["check_close", "check_true", "fingerprint"]
 
 def _as_array(name: str, value) -> np.ndarray:
     """A float64 array from ``value``, or an AssertionError a student can act on."""
+    __tracebackhide__ = True
     if value is None:
         raise AssertionError(f"{name} returned None: did you forget a `return` statement?")
     try:
@@ -40,6 +41,7 @@ def check_close(name: str, actual, expected, tol: float = 1e-8, hint: str = "") 
     Returns None (so a test cell ends without an ``Out[]``). The failure message says which shape or value
     was expected, what came back, the worst index, and ``hint``.
     """
+    __tracebackhide__ = True  # IPython and pytest show the test's line, not this helper's
     a = _as_array(name, actual)
     e = np.asarray(expected, dtype=np.float64)
     if a.shape != e.shape:
@@ -65,6 +67,7 @@ def check_close(name: str, actual, expected, tol: float = 1e-8, hint: str = "") 
 
 def check_true(name: str, condition: bool, message: str, hint: str = "") -> None:
     """Assert a yes/no property (e.g. "updates the arrays in place"); print one ✓ line."""
+    __tracebackhide__ = True
     if not condition:
         raise AssertionError(f"{name}: {message}{_hint(hint)}")
     print(f"✓ {name}")

@@ -6,6 +6,8 @@ Every module is generated from the cells tagged ``export`` in its chapter; edit 
 chapter, then run ``make export``.
 """
 
+from scratchnn import activations
 from scratchnn import foundations
+from scratchnn import initializers
 
-__all__ = ["foundations"]
+__all__ = ["activations", "foundations", "initializers"]

@@ -28,8 +28,13 @@ pytestmark = pytest.mark.site
 
 
 def pages() -> list[Path]:
-    found = sorted(p for p in HTML.rglob("*.html") if p.relative_to(HTML).as_posix() not in SKIP)
-    return found
+    """Content pages; the start page is a redirect stub (checked on its own below)."""
+    return sorted(p for p in HTML.rglob("*.html")
+                  if p.relative_to(HTML).as_posix() not in SKIP and not _is_redirect(p))
+
+
+def _is_redirect(path: Path) -> bool:
+    return path.stat().st_size < 200 and 'http-equiv="Refresh"' in path.read_text(encoding="utf-8")
 
 
 def test_book_was_built():
@@ -74,6 +79,11 @@ def _internal_link_problems(page_path: Path, hrefs: list[str]) -> list[str]:
             if f'id="{url.fragment}"' not in html:
                 problems.append(f"missing anchor #{url.fragment} in {target.name}")
     return problems
+
+
+def test_start_page_redirects_to_an_existing_page():
+    match = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', (HTML / "index.html").read_text(encoding="utf-8"))
+    assert match and (HTML / match.group(1)).is_file()
 
 
 @pytest.mark.parametrize("page_path", pages(), ids=lambda p: p.relative_to(HTML).as_posix())
