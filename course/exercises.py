@@ -97,6 +97,9 @@ def make_exercise(solution, keep_hidden: bool = False) -> nbformat.NotebookNode:
             cell.outputs = []
             cell.execution_count = None
         cells.append(cell)
+    # The solution notebook is titled "# Solutions NN: …"; the student sees "# Exercises NN: …".
+    if cells and cells[0].cell_type == "markdown":
+        cells[0].source = re.sub(r"\A# Solutions\b", "# Exercises", cells[0].source)
     nb.cells = cells
     # The execute hash describes the solution's code, not this notebook's.
     nb.metadata.pop("course", None)

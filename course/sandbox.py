@@ -63,12 +63,23 @@ def _drop_root(slot: int | None = None) -> list[str]:
             "--inh-caps=-all", "--"]
 
 
+# Folders the sandbox replaces with empty tmpfs mounts (root's home holds credentials; /tmp
+# is private to each student).
+MASKED = (Path("/root"), Path("/tmp"))
+
+
+def _masked(path: Path) -> bool:
+    return any(path.is_relative_to(m) for m in MASKED)
+
+
 def _readable_prefixes() -> list[str]:
-    """Folders under root's home (mode 700) that the sandbox must still see: the Python
-    installation (pyenv puts it in /root/.pyenv), the virtualenv and the repository."""
+    """Folders under a masked folder that the sandbox must still see: the Python
+    installation (pyenv puts it in /root/.pyenv), the virtualenv and the repository (a CI
+    checkout may live under /tmp)."""
     here = Path(__file__).resolve().parent.parent
-    wanted = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), here}
-    return sorted(str(p) for p in wanted if p.is_relative_to("/root"))
+    venv = Path(sys.prefix)  # not resolved: the venv folder itself, not its interpreter's
+    wanted = {Path(sys.base_prefix).resolve(), venv.absolute(), Path(sys.prefix).resolve(), here}
+    return sorted(str(p) for p in wanted if _masked(p))
 
 
 def _bwrap(workdir: Path, hide: list[Path], slot: int | None = None) -> list[str]:
@@ -86,7 +97,7 @@ def _bwrap(workdir: Path, hide: list[Path], slot: int | None = None) -> list[str
     for prefix in _readable_prefixes():
         # bwrap would create the folders leading to it with mode 700, unreadable to nobody.
         for parent in reversed(Path(prefix).parents):
-            if parent.is_relative_to("/root") and parent != Path("/root"):
+            if _masked(parent) and parent not in MASKED:
                 cmd += ["--perms", "0755", "--dir", str(parent)]
         cmd += ["--ro-bind", prefix, prefix]
     for path in hide:

@@ -6,8 +6,13 @@ Every module is generated from the cells tagged ``export`` in its chapter; edit 
 chapter, then run ``make export``.
 """
 
-from scratchnn import activations
-from scratchnn import foundations
-from scratchnn import initializers
+import importlib
+
+
+def __getattr__(name):
+    if name in __all__:
+        return importlib.import_module(f"scratchnn.{name}")
+    raise AttributeError(f"module 'scratchnn' has no attribute {name!r}")
+
 
 __all__ = ["activations", "foundations", "initializers"]
