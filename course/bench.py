@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from course.execute import DEFAULT_GLOBS, ROOT, apply_kernel_env
+from course.execute import DEFAULT_GLOBS, KERNEL_ARGS, ROOT, apply_kernel_env
 
 BUDGETS = {"notebook": 60.0, "book cold": 60.0, "book cached": 30.0}
 
@@ -40,7 +40,7 @@ def bench_notebooks() -> list[tuple[str, str]]:
     rows = []
     for path in [p for pattern in DEFAULT_GLOBS for p in sorted(ROOT.glob(pattern))]:
         nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=600, kernel_name="python3",
+        client = NotebookClient(nb, timeout=600, kernel_name="python3", extra_arguments=KERNEL_ARGS,
                                 resources={"metadata": {"path": str(path.parent)}})
         start = time.perf_counter()
         client.execute()

@@ -27,6 +27,11 @@ KERNEL_ENV = {
 }
 
 
+# The kernel's own log (a warning that its local TCP sockets are unencrypted) goes to the
+# terminal, never into a notebook; errors still show.
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+
+
 def apply_kernel_env() -> None:
     """Set the variables kernels inherit; they must exist before the kernel's Python starts."""
     for key, value in KERNEL_ENV.items():
@@ -61,6 +66,7 @@ def execute(path: Path, timeout: int = 600) -> float:
         store_widget_state=True,
         record_timing=False,
         allow_errors=False,
+        extra_arguments=KERNEL_ARGS,
     )
     start = time.perf_counter()
     client.execute()

@@ -116,9 +116,11 @@ def graded_tests_passing_blank(solution, cwd: Path, timeout: int = 120) -> list[
     """
     from nbclient import NotebookClient
 
+    from course.execute import KERNEL_ARGS
+
     blank = make_exercise(solution, keep_hidden=True)
     client = NotebookClient(blank, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(cwd)}})
+                            extra_arguments=KERNEL_ARGS, resources={"metadata": {"path": str(cwd)}})
     client.execute()
     passing = []
     for cell in blank.cells:
