@@ -66,6 +66,8 @@ system-deps: ## install Chromium (site test) and bubblewrap (grader sandbox) fro
 
 book: $(STAMP) vendor ## build the static site from stored outputs (warnings are errors)
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going --quiet
+	@# Sphinx copies static files only when some page changed: refresh the course's own CSS/JS.
+	cp -r book/static/. $(HTML)/_static/
 	@echo ""
 	@echo "The book is built: $(CURDIR)/$(HTML)/index.html"
 	@echo "Open that file in a browser (it works offline), or run 'make serve'."

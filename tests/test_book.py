@@ -1,6 +1,8 @@
 """Book configuration: offline-safe settings, and the switch that leaves solutions out."""
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +55,28 @@ def test_solutions_switch_leaves_solutions_out(tmp_path):
     assert (html / "chapters" / "00_foundations.html").exists()
     assert not (html / "solutions").exists()
     assert "solutions/" not in (html / "index.html").read_text(encoding="utf-8")
+
+
+TEXT_WITH_ESCAPED_UNDERSCORE = re.compile(r"\\text\{[^}]*\\_")
+
+
+def _math_sources() -> dict[str, str]:
+    sources = {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in (ROOT / "book").glob("*.md")}
+    for folder in ("chapters", "solutions"):
+        for path in (ROOT / folder).glob("[0-9][0-9]_*.ipynb"):
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            sources[path.relative_to(ROOT).as_posix()] = "\n".join(
+                "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    return sources
+
+
+def test_math_text_has_no_escaped_underscores():
+    r"""MathJax prints ``\text{fan\_in}`` with a visible backslash; write ``\text{fan}_\text{in}``."""
+    offenders = {name: TEXT_WITH_ESCAPED_UNDERSCORE.findall(text) for name, text in _math_sources().items()}
+    offenders = {name: hits for name, hits in offenders.items() if hits}
+    assert not offenders, f"\\text{{…\\_…}} renders a literal backslash: {offenders}"
+
+
+def test_escaped_underscore_check_can_fail():
+    assert TEXT_WITH_ESCAPED_UNDERSCORE.search(r"$\sqrt{6/(\text{fan\_in}+\text{fan\_out})}$")
+    assert not TEXT_WITH_ESCAPED_UNDERSCORE.search(r"$\sqrt{6/(\text{fan}_\text{in})}$ and `fan\_in` outside math")
