@@ -2,7 +2,8 @@
 
 Measures, on this machine: installing requirements.txt into a fresh virtualenv (pip's
 cache warm, as on any second install), executing each notebook in a fresh kernel, the
-book build cold and with nothing changed, each stage of the test suite, and the grader.
+book build cold and with nothing changed, each stage of the test suite, the grader, and
+chapter 04's row: the from-scratch MLP vs Keras `fit`, seconds per epoch and their ratio.
 Nothing here is asserted: budgets are read from the table, never from timed tests.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from course.bench_optimizers import bench_optimizers
 from course.execute import DEFAULT_GLOBS, KERNEL_ARGS, ROOT, apply_kernel_env
 
 BUDGETS = {"notebook": 60.0, "book cold": 60.0, "book cached": 30.0}
@@ -86,7 +88,8 @@ def print_table(rows: list[tuple[str, str]]) -> None:
 
 def main() -> int:
     rows: list[tuple[str, str]] = []
-    for stage in (lambda: [bench_install()], bench_notebooks, bench_book, bench_tests, bench_grader):
+    for stage in (lambda: [bench_install()], bench_notebooks, bench_optimizers, bench_book, bench_tests,
+                  bench_grader):
         new = stage()
         rows += new
         for label, value in new:
