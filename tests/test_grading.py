@@ -343,3 +343,30 @@ def test_the_sandbox_hides_the_answers_but_not_the_library(tmp_path):
     assert submissions.resolve() in hidden and out.resolve() in hidden
     assert not any((ROOT / "course").resolve().is_relative_to(p) for p in hidden)
     assert not any((ROOT / "scratchnn").resolve().is_relative_to(p) for p in hidden)
+
+
+ALL_SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", ALL_SOLUTIONS, ids=lambda p: p.stem)
+def test_every_assignment_grades_full_and_blank(tmp_path, solution):
+    """Each assignment through the real grader: the solved exercise earns every point of
+    every test (hidden ones included), the untouched exercise earns none."""
+    canonical = grading.load_canonical(solution)
+    answers = {c.id: c.source for c in canonical.nb.cells if is_solution_cell(c)}
+    solved = make_exercise(canonical.nb)
+    for cell in solved.cells:
+        cell.source = answers.get(cell.get("id"), cell.source)   # a student who solved every stub
+    assert sum(c.get("id") in answers for c in solved.cells) == len(answers) > 0
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    nbformat.write(solved, subs / "solved.ipynb")
+    nbformat.write(make_exercise(canonical.nb), subs / "untouched.ipynb")
+    done = run_grade(solution, subs, "--out", out, "--jobs", "2")
+    assert done.returncode == 0, done.stderr
+    with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+    assert float(rows["solved"]["max"]) == canonical.max_points > 0
+    assert float(rows["solved"]["total"]) == canonical.max_points, rows["solved"]
+    assert float(rows["untouched"]["total"]) == 0, rows["untouched"]
