@@ -30,7 +30,8 @@ class Optimizer:
     weight_decay: None, or a float wd; then every step first shrinks each parameter,
     p -= p·wd·lr, *before* the optimizer's own update (Keras's order, "decoupled" decay).
     apply(grads, params) updates the NumPy arrays in ``params`` in place, one step.
-    Left out on purpose (Keras has them): clipnorm / clipvalue / global_clipnorm, use_ema,
+    Left out on purpose (Keras has them): clipnorm / clipvalue / global_clipnorm (chapter 05
+    builds them as functions, scratchnn.normalization.clip_gradients: clip, then apply), use_ema,
     gradient_accumulation_steps, loss_scale_factor, exclude_from_weight_decay; and among the
     schedules, CosineDecayRestarts and PolynomialDecay(cycle=True).
     """
