@@ -1,0 +1,285 @@
+"""Chapter 08: scratchnn.pruning against Keras 3 (keras.ops masks, a mask-holding callback).
+
+- Magnitude masks reach the exact sparsity, break ties by position, handle sparsity 0 and 1,
+  and equal the masks computed with keras.ops.top_k on the float32 copy of the same weights.
+- The polynomial schedule is tfmot's PolynomialDecay formula (power 3), clamped outside [t0, t1].
+- Neuron removal gives a smaller network with the same outputs as the masked large one (NumPy and
+  Keras); FLOP and parameter counts are exact.
+- Fine-tuning (NumPy loop and Keras callback) keeps pruned weights exactly 0; the masked gradient
+  passes a finite-difference check.
+- The checks catch the named mistakes (a mask that prunes the largest weights, a fine-tune that
+  lets pruned weights regrow, neuron removal that forgets the next layer's kernel): see the tests
+  whose names start with ``test_catches_``.
+"""
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from course import gradient_check, numerical_gradient, parity
+from course.explorers_08 import build_mlp, digits, npz_kb, prune, train_mlp
+from scratchnn import pruning as P
+from scratchnn.losses import SparseCategoricalCrossentropy
+from scratchnn.optimizers import SGD, Adam
+
+RNG = np.random.default_rng(8)
+LOSS = SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
+
+
+def keras_mask(kernel, sparsity):
+    """The chapter's keras.ops mask: top_k(-|w|, k) are pruned (lower index first on ties)."""
+    flat = ops.reshape(ops.abs(ops.convert_to_tensor(kernel)), (-1,))
+    n, k = int(flat.shape[0]), int(round(sparsity * int(flat.shape[0])))
+    if k == 0:
+        return np.ones(np.shape(kernel))
+    _, idx = ops.top_k(-flat, k=k)
+    mask = ops.scatter_update(ops.ones((n,)), ops.expand_dims(idx, 1), ops.zeros((k,)))
+    return ops.convert_to_numpy(ops.reshape(mask, np.shape(kernel)))
+
+
+def random_mlp(sizes=(6, 8, 5, 3), seed=0):
+    rng = np.random.default_rng(seed)
+    ws = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        ws += [rng.normal(size=(a, b)), rng.normal(size=b) * 0.1]
+    return ws
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = digits()
+    return data, train_mlp(data, epochs=5)
+
+
+# ------------------------------------------------------------------ magnitude masks
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.1, 0.5, 0.77, 0.9, 1.0])
+@pytest.mark.parametrize("shape", [(7, 5), (13,), (2, 3, 4)])
+def test_magnitude_mask_exact_sparsity_and_keeps_largest(sparsity, shape):
+    w = RNG.normal(size=shape)
+    mask = P.magnitude_mask(w, sparsity)
+    assert mask.shape == w.shape
+    assert int((mask == 0).sum()) == int(round(sparsity * w.size))
+    P.check_magnitude_mask(w, mask)
+
+
+def test_ties_are_broken_by_position_and_sparsity_is_exact():
+    w = np.array([1.0, -0.5, 0.5, 0.5, -2.0, 0.5])
+    mask = P.magnitude_mask(w, 0.5)                     # prune 3 of the four 0.5s: the first three
+    np.testing.assert_array_equal(mask, [1, 0, 0, 0, 1, 1])
+    assert P.magnitude_mask(np.zeros(10), 0.3).sum() == 7   # all tied: still exactly 30%
+
+
+def test_global_and_layer_masks():
+    ks = [RNG.normal(size=(6, 4)), 3.0 * RNG.normal(size=(4, 3))]
+    g = P.global_magnitude_masks(ks, 0.6)
+    assert sum(int((m == 0).sum()) for m in g) == round(0.6 * 36)
+    flat = np.concatenate([k.ravel() for k in ks])
+    np.testing.assert_array_equal(np.concatenate([m.ravel() for m in g]), P.magnitude_mask(flat, 0.6))
+    assert (g[0] == 0).mean() > (g[1] == 0).mean()     # the layer of small weights loses more
+    for m, k in zip(P.layer_magnitude_masks(ks, 0.5), ks):
+        assert (m == 0).sum() == round(0.5 * k.size)
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.8, 0.95])
+def test_masks_equal_keras_ops_masks_on_float32_weights(trained, sparsity):
+    _, weights = trained
+    for k in weights[0::2]:
+        np.testing.assert_array_equal(P.magnitude_mask(k, sparsity), keras_mask(k.astype(np.float32), sparsity))
+
+
+def test_keras_top_k_breaks_ties_like_a_stable_sort():
+    w = np.array([0.5, 0.25, 0.5, 0.25, 0.25, 1.0], dtype=np.float32)
+    for s in [1 / 6, 2 / 6, 3 / 6, 4 / 6]:
+        np.testing.assert_array_equal(keras_mask(w, s), P.magnitude_mask(w, s))
+
+
+def test_pruned_outputs_match_keras(trained):
+    data, weights = trained
+    pruned, masks = prune(weights, "global magnitude", 0.9)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
+    model.set_weights([w.astype(np.float32) for w in weights])
+    for layer, m in zip(model.layers, masks):
+        layer.kernel.assign(layer.kernel * ops.convert_to_tensor(m, dtype="float32"))
+    parity(ops.convert_to_numpy(model(data[2])), P.mlp_forward(pruned, data[2]), 1e-4, "logits")
+
+
+# ------------------------------------------------------------------ schedule
+
+def test_polynomial_schedule_formula():
+    s = P.polynomial_sparsity(np.arange(0, 121), 0.1, 0.9, begin_step=20, end_step=100)
+    np.testing.assert_allclose(s[[0, 20, 100, 120]], [0.1, 0.1, 0.9, 0.9], atol=1e-15)
+    assert np.isclose(s[60], 0.9 + (0.1 - 0.9) * 0.5 ** 3, atol=1e-15)
+    assert np.all(np.diff(s) >= 0)
+    assert P.polynomial_sparsity(50, 0.0, 0.8, 0, 100, power=1) == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("bad", [dict(begin_step=5, end_step=5), dict(final_sparsity=1.5), dict(initial_sparsity=-0.1)])
+def test_schedule_rejects_bad_arguments(bad):
+    args = dict(step=3, initial_sparsity=0.0, final_sparsity=0.5, begin_step=0, end_step=10) | bad
+    with pytest.raises(ValueError):
+        P.polynomial_sparsity(**args)
+
+
+# ------------------------------------------------------------------ structured pruning, counts
+
+@pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 0.9, 1.0])
+def test_neuron_removal_equals_zeroing_the_units(fraction):
+    ws = random_mlp()
+    x = RNG.normal(size=(11, 6))
+    small = P.prune_neurons(ws, fraction)
+    zeroed = [w.copy() for w in ws]
+    for i in range(2):
+        keep = P.keep_units(P.neuron_norms(zeroed[2 * i]), fraction)
+        drop = np.setdiff1d(np.arange(zeroed[2 * i].shape[1]), keep)
+        zeroed[2 * i][:, drop], zeroed[2 * i + 1][drop], zeroed[2 * i + 2][drop, :] = 0.0, 0.0, 0.0
+        assert small[2 * i].shape[1] == keep.size >= 1
+    parity(P.mlp_forward(small, x), P.mlp_forward(zeroed, x), 1e-12, f"removed vs zeroed, {fraction}")
+
+
+def test_small_keras_model_matches_masked_large_one(trained):
+    data, weights = trained
+    small = P.prune_neurons(weights, 0.5)
+
+    def keras_model(ws):
+        hidden = [keras.layers.Dense(w.shape[1], activation="relu") for w in ws[0:-2:2]]
+        m = keras.Sequential([keras.Input((64,))] + hidden + [keras.layers.Dense(10)])
+        m.set_weights([w.astype(np.float32) for w in ws])
+        return m
+
+    parity(ops.convert_to_numpy(keras_model(small)(data[2])), P.mlp_forward(small, data[2]), 1e-4, "small")
+    assert keras_model(small).count_params() == P.count_params(small)[0]
+
+
+def test_flops_and_params():
+    ws = random_mlp((6, 8, 5, 3))
+    assert P.dense_flops(ws) == 2 * (48 + 40 + 15) + 8 + 5 + 3
+    assert P.count_params(ws) == (48 + 8 + 40 + 5 + 15 + 3, 48 + 8 + 40 + 5 + 15 + 3)
+    masked = [w * (P.magnitude_mask(w, 0.5) if w.ndim == 2 else 1) for w in ws]
+    assert P.dense_flops(masked) == P.dense_flops(ws)           # zeros still cost in a dense matmul
+    assert P.count_params(masked)[1] == 119 - (24 + 20 + 8)
+    assert P.dense_flops(P.prune_neurons(ws, 0.5)) < P.dense_flops(ws)
+
+
+def test_compressed_size_is_deterministic_and_shrinks_with_sparsity(trained):
+    _, weights = trained
+    pruned, _ = prune(weights, "global magnitude", 0.9)
+    assert npz_kb(weights) == npz_kb([w.copy() for w in weights])
+    assert npz_kb(pruned) < 0.3 * npz_kb(weights)
+
+
+def test_activation_scores_and_shape_errors():
+    np.testing.assert_allclose(P.activation_scores([[0.0, -2.0], [0.0, 4.0]]), [0.0, 3.0])
+    with pytest.raises(ValueError, match=r"kernel must be 2-D"):
+        P.neuron_norms(np.ones(3))
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, 6\)"):
+        P.mlp_forward(random_mlp(), np.ones((2, 5)))
+    with pytest.raises(ValueError, match=r"bias 0 has shape"):
+        P.dense_flops([np.ones((3, 2)), np.ones(3)])
+    with pytest.raises(ValueError, match=r"shape \(2, 2\), expected the weights' shape \(3,\)"):
+        P.check_magnitude_mask(np.ones(3), np.ones((2, 2)))
+
+
+# ------------------------------------------------------------------ fine-tuning
+
+def test_masked_gradient_passes_gradient_check():
+    ws = random_mlp((6, 8, 5, 3), seed=1)
+    x, y = RNG.normal(size=(9, 6)), RNG.integers(0, 3, size=9)
+    mask = P.magnitude_mask(ws[0], 0.6)
+    net = build_mlp([ws[0] * mask] + ws[1:])
+    net.backward(LOSS.gradient(y, net.forward(x)))
+    analytic = net.layers[0].grads[0] * mask
+    numeric = numerical_gradient(lambda w0: float(LOSS(y, P.mlp_forward([w0 * mask] + ws[1:], x))), ws[0].copy())
+    gradient_check(analytic, numeric, tol=1e-6, label="masked gradient")
+
+
+@pytest.mark.parametrize("optimizer", [lambda: SGD(0.125, momentum=0.9), lambda: Adam(0.01, weight_decay=0.01)])
+def test_numpy_fine_tune_keeps_pruned_weights_at_zero(trained, optimizer):
+    data, weights = trained
+    pruned, masks = prune(weights, "global magnitude", 0.8)
+    net = build_mlp(pruned)
+    history = P.fine_tune(net, masks, data[0][:256], data[1][:256], LOSS, optimizer(), epochs=2, batch_size=64)
+    P.check_mask_held([layer.kernel for layer in net.layers], masks)
+    assert P.sparsity_of([layer.kernel for layer in net.layers]) == pytest.approx(0.8, abs=1e-4)
+    assert history[-1] < history[0]
+
+
+def test_keras_callback_keeps_pruned_weights_at_zero(trained):
+    data, weights = trained
+    pruned, masks = prune(weights, "per-layer magnitude", 0.9)
+
+    class Hold(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            for layer, m in zip(self.model.layers, masks):
+                layer.kernel.assign(layer.kernel * ops.convert_to_tensor(m, dtype="float32"))
+
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
+    model.set_weights([w.astype(np.float32) for w in pruned])
+    model.compile(optimizer=keras.optimizers.Adam(0.002),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(data[0][:256], data[1][:256], batch_size=64, epochs=2, verbose=0, callbacks=[Hold()])
+    kernels = [ops.convert_to_numpy(layer.kernel) for layer in model.layers]
+    P.check_mask_held(kernels, masks)
+    assert P.sparsity_of(kernels) == pytest.approx(0.9, abs=1e-4)
+
+
+def test_numpy_fine_tune_equals_keras_fit_with_the_callback(trained):
+    data, weights = trained
+    pruned, masks = prune(weights, "global magnitude", 0.9)
+    x, y = data[0][:320], data[1][:320]
+    net = build_mlp(pruned)
+    P.fine_tune(net, masks, x, y, LOSS, SGD(0.125), epochs=1, batch_size=64, shuffle=False)
+
+    class Hold(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            for layer, m in zip(self.model.layers, masks):
+                layer.kernel.assign(layer.kernel * ops.convert_to_tensor(m, dtype="float32"))
+
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
+    model.set_weights([w.astype(np.float32) for w in pruned])
+    model.compile(optimizer=keras.optimizers.SGD(0.125),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0, callbacks=[Hold()])
+    for i, (ours, theirs) in enumerate(zip(net.get_weights(), model.get_weights())):
+        parity(theirs, ours, 1e-5, f"weights {i}")
+
+
+def test_fine_tune_shape_errors():
+    net = build_mlp(random_mlp())
+    with pytest.raises(ValueError, match=r"need one mask per layer \(3\), got 1"):
+        P.fine_tune(net, [None], np.ones((2, 6)), np.zeros(2, int), LOSS, SGD(0.1), 1, 2)
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 2\) for a kernel of shape \(6, 8\)"):
+        P.fine_tune(net, [np.ones((2, 2)), None, None], np.ones((2, 6)), np.zeros(2, int), LOSS, SGD(0.1), 1, 2)
+
+
+# ------------------------------------------------------------------ the checks catch the named mistakes
+
+def test_catches_mask_that_prunes_the_largest_weights():
+    w = RNG.normal(size=(8, 5))
+    wrong = P.magnitude_mask(-np.abs(w) + 10.0, 0.5)   # ranks by the negated magnitude: largest go first
+    assert (wrong == 0).sum() == 20                    # right sparsity, wrong weights
+    with pytest.raises(ValueError, match="must remove the smallest magnitudes"):
+        P.check_magnitude_mask(w, wrong)
+
+
+def test_catches_fine_tune_that_lets_pruned_weights_regrow(trained):
+    data, weights = trained
+    pruned, masks = prune(weights, "global magnitude", 0.8)
+    net = build_mlp(pruned)
+    P.fine_tune(net, masks, data[0][:128], data[1][:128], LOSS, Adam(0.01), epochs=1, batch_size=64,
+                mask_gradients=False)
+    with pytest.raises(ValueError, match="no longer 0 — the fine-tune let them regrow"):
+        P.check_mask_held([layer.kernel for layer in net.layers], masks)
+
+
+def test_catches_neuron_removal_that_forgets_the_next_kernel():
+    ws = random_mlp()
+    keep = P.keep_units(P.neuron_norms(ws[0]), 0.5)
+    wrong = [ws[0][:, keep], ws[1][keep], ws[2], ws[3], ws[4], ws[5]]   # next kernel's rows not sliced
+    for check in [lambda: P.mlp_forward(wrong, np.ones((2, 6))), lambda: P.dense_flops(wrong),
+                  lambda: P.prune_neurons(wrong, 0.5)]:
+        with pytest.raises(ValueError, match=r"kernel 1 has 8 input rows, expected 4 .*slice the next layer's rows"):
+            check()
