@@ -37,6 +37,26 @@ def keras_mask(kernel, sparsity):
     return ops.convert_to_numpy(ops.reshape(mask, np.shape(kernel)))
 
 
+class HoldMasks(keras.callbacks.Callback):
+    """The chapter's Keras side of fine-tuning: re-apply each layer's kernel mask after every batch."""
+
+    def __init__(self, masks):
+        super().__init__()
+        self.masks = masks
+
+    def on_train_batch_end(self, batch, logs=None):
+        for layer, mask in zip(self.model.layers, self.masks):
+            layer.kernel.assign(layer.kernel * ops.convert_to_tensor(mask, dtype="float32"))
+
+
+def keras_mlp(weights):
+    """The 64-128-64-10 ReLU network of the chapter in Keras (float32), with ``weights`` injected."""
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation="relu"),
+                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
+    model.set_weights([w.astype(np.float32) for w in weights])
+    return model
+
+
 def random_mlp(sizes=(6, 8, 5, 3), seed=0):
     rng = np.random.default_rng(seed)
     ws = []
@@ -97,9 +117,7 @@ def test_keras_top_k_breaks_ties_like_a_stable_sort():
 def test_pruned_outputs_match_keras(trained):
     data, weights = trained
     pruned, masks = prune(weights, "global magnitude", 0.9)
-    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation="relu"),
-                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
-    model.set_weights([w.astype(np.float32) for w in weights])
+    model = keras_mlp(weights)
     for layer, m in zip(model.layers, masks):
         layer.kernel.assign(layer.kernel * ops.convert_to_tensor(m, dtype="float32"))
     parity(ops.convert_to_numpy(model(data[2])), P.mlp_forward(pruned, data[2]), 1e-4, "logits")
@@ -208,18 +226,10 @@ def test_numpy_fine_tune_keeps_pruned_weights_at_zero(trained, optimizer):
 def test_keras_callback_keeps_pruned_weights_at_zero(trained):
     data, weights = trained
     pruned, masks = prune(weights, "per-layer magnitude", 0.9)
-
-    class Hold(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            for layer, m in zip(self.model.layers, masks):
-                layer.kernel.assign(layer.kernel * ops.convert_to_tensor(m, dtype="float32"))
-
-    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation="relu"),
-                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
-    model.set_weights([w.astype(np.float32) for w in pruned])
+    model = keras_mlp(pruned)
     model.compile(optimizer=keras.optimizers.Adam(0.002),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(data[0][:256], data[1][:256], batch_size=64, epochs=2, verbose=0, callbacks=[Hold()])
+    model.fit(data[0][:256], data[1][:256], batch_size=64, epochs=2, verbose=0, callbacks=[HoldMasks(masks)])
     kernels = [ops.convert_to_numpy(layer.kernel) for layer in model.layers]
     P.check_mask_held(kernels, masks)
     assert P.sparsity_of(kernels) == pytest.approx(0.9, abs=1e-4)
@@ -232,17 +242,10 @@ def test_numpy_fine_tune_equals_keras_fit_with_the_callback(trained):
     net = build_mlp(pruned)
     P.fine_tune(net, masks, x, y, LOSS, SGD(0.125), epochs=1, batch_size=64, shuffle=False)
 
-    class Hold(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            for layer, m in zip(self.model.layers, masks):
-                layer.kernel.assign(layer.kernel * ops.convert_to_tensor(m, dtype="float32"))
-
-    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation="relu"),
-                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
-    model.set_weights([w.astype(np.float32) for w in pruned])
+    model = keras_mlp(pruned)
     model.compile(optimizer=keras.optimizers.SGD(0.125),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0, callbacks=[Hold()])
+    model.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0, callbacks=[HoldMasks(masks)])
     for i, (ours, theirs) in enumerate(zip(net.get_weights(), model.get_weights())):
         parity(theirs, ours, 1e-5, f"weights {i}")
 
