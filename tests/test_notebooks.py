@@ -147,3 +147,13 @@ def test_hygiene_check_can_fail():
                                      text="<object at 0x7f3a2b1c9d00> 3/3 ━━━━ 12ms/step 0.1234567890123456")])
     text = _outputs_text(cell)
     assert all(p.search(text) for p in FORBIDDEN_OUTPUT.values())
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=ids)
+def test_chapter_has_its_numbered_siblings(path):
+    """One concept, one place: chapter NN_topic ↔ scratchnn module ↔ tests ↔ solution ↔ exercise."""
+    module = nbformat.read(path, as_version=4).metadata.get("scratchnn", {}).get("module", path.stem[3:])
+    siblings = [ROOT / "scratchnn" / f"{module}.py", ROOT / "tests" / f"test_{path.stem}.py",
+                ROOT / "solutions" / path.name, ROOT / "exercises" / path.name]
+    missing = [p.relative_to(ROOT).as_posix() for p in siblings if not p.exists()]
+    assert not missing, f"{ids(path)} has no {', '.join(missing)}"
