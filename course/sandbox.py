@@ -14,16 +14,21 @@ Layers, outermost first:
 
 When bubblewrap is missing or cannot create namespaces (some containers forbid them) the
 fallback is ``unshare`` (network and PID namespaces, root only) plus ``setpriv``: files that
-``nobody`` may read stay readable. When neither works the command runs with rlimits only and
-:func:`probe` returns a loud warning, which the grader prints.
+``nobody`` may read stay readable. When neither works, :func:`probe` answers ``"none"`` and
+the grader refuses to run student code unless the instructor passed ``--no-sandbox``. Even
+then, as root, the code runs under the slot's unprivileged user id with the rlimits (setpriv
+needs no namespaces), so ``kill(-1)`` and deletions are confined by ordinary permissions,
+and :func:`reap` kills whatever that user left running before the slot is reused.
 """
 from __future__ import annotations
 
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +39,7 @@ NOBODY = 65534
 SLOT_UID_BASE = 1_900_000_000
 # Inside the sandbox the student's work folder is always here (a private tmpfs /tmp).
 JOB_DIR = "/tmp/job"
+KINDS = ("bwrap", "unshare", "none")
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,17 @@ def _drop_root(slot: int | None = None) -> list[str]:
             "--inh-caps=-all", "--"]
 
 
+def python() -> str:
+    """The interpreter the sandbox runs: this virtualenv's, reached through its *resolved*
+    folder. A ``.venv`` that is a symlink (or a relocated checkout) then needs no symlink
+    inside the sandbox, where the link's own folder may be hidden (/tmp, /root)."""
+    exe = Path(sys.executable)
+    try:
+        return str(Path(sys.prefix).resolve() / exe.absolute().relative_to(sys.prefix))
+    except ValueError:  # not a virtualenv's interpreter: run it as the grader does
+        return str(exe)
+
+
 # Folders the sandbox replaces with empty tmpfs mounts (root's home holds credentials; /tmp
 # is private to each student).
 MASKED = (Path("/root"), Path("/tmp"))
@@ -72,14 +89,58 @@ def _masked(path: Path) -> bool:
     return any(path.is_relative_to(m) for m in MASKED)
 
 
-def _readable_prefixes() -> list[str]:
-    """Folders under a masked folder that the sandbox must still see: the Python
-    installation (pyenv puts it in /root/.pyenv), the virtualenv and the repository (a CI
-    checkout may live under /tmp)."""
+def _needed_paths() -> set[Path]:
+    """Everything the sandboxed Python must reach: its installation, the virtualenv, the
+    repository and every folder on ``sys.path`` (a ``.pth`` file may add one)."""
     here = Path(__file__).resolve().parent.parent
-    venv = Path(sys.prefix)  # not resolved: the venv folder itself, not its interpreter's
-    wanted = {Path(sys.base_prefix).resolve(), venv.absolute(), Path(sys.prefix).resolve(), here}
-    return sorted(str(p) for p in wanted if _masked(p))
+    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(python()).parent, here}
+    paths |= {Path(p) for p in sys.path if p and Path(p).is_absolute() and Path(p).exists()}
+    return {p.absolute() for p in paths}
+
+
+def _links_on_the_way(path: Path) -> list[tuple[Path, str]]:
+    """The symbolic links met while resolving ``path``, as (link, its target text)."""
+    links, current = [], Path("/")
+    for part in path.parts[1:]:
+        step = current / part
+        if step.is_symlink():
+            links.append((step, os.readlink(step)))
+            current = step.resolve()
+        else:
+            current = step
+    return links
+
+
+def _readable_prefixes() -> list[str]:
+    """Folders under a masked folder that the sandbox must still see, resolved: the Python
+    installation (pyenv puts it in /root/.pyenv), the virtualenv and the repository (a CI
+    checkout may live under /tmp). Binding resolved folders only: bwrap cannot bind onto a
+    symlink that the bind it sits in already brought (a ``.venv`` symlink in a checkout)."""
+    resolved = {p.resolve() for p in _needed_paths()}
+    masked = sorted(p for p in resolved if _masked(p))
+    # A folder inside another one in the list comes with it.
+    return [str(p) for p in masked if not any(p != q and p.is_relative_to(q) for q in masked)]
+
+
+def _symlinks_to_recreate(binds: list[str]) -> list[tuple[str, str]]:
+    """(target, link) for the links under a masked folder that a needed path goes through
+    and that no bind brings back (``/tmp/venv -> /work/venv`` used by ``sys.path``)."""
+    out = set()
+    for path in _needed_paths():
+        for link, target in _links_on_the_way(path):
+            if _masked(link) and not any(link.is_relative_to(b) for b in binds):
+                out.add((target, str(link)))
+    return sorted(out, key=lambda pair: pair[1])
+
+
+def _make_parents(path: Path) -> list[str]:
+    """bwrap would create the folders leading to ``path`` with mode 700, unreadable to
+    nobody: create them 755 first."""
+    cmd = []
+    for parent in reversed(path.parents):
+        if _masked(parent) and parent not in MASKED:
+            cmd += ["--perms", "0755", "--dir", str(parent)]
+    return cmd
 
 
 def _bwrap(workdir: Path, hide: list[Path], slot: int | None = None) -> list[str]:
@@ -94,12 +155,11 @@ def _bwrap(workdir: Path, hide: list[Path], slot: int | None = None) -> list[str
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     # root's home holds credentials: hide it, then bring back only what Python needs.
     cmd += ["--tmpfs", "/root"]
-    for prefix in _readable_prefixes():
-        # bwrap would create the folders leading to it with mode 700, unreadable to nobody.
-        for parent in reversed(Path(prefix).parents):
-            if _masked(parent) and parent not in MASKED:
-                cmd += ["--perms", "0755", "--dir", str(parent)]
-        cmd += ["--ro-bind", prefix, prefix]
+    binds = _readable_prefixes()
+    for prefix in binds:
+        cmd += _make_parents(Path(prefix)) + ["--ro-bind", prefix, prefix]
+    for target, link in _symlinks_to_recreate(binds):
+        cmd += _make_parents(Path(link)) + ["--symlink", target, link]
     for path in hide:
         if path.exists():
             cmd += ["--tmpfs", str(path)]
@@ -111,25 +171,61 @@ def _unshare() -> list[str]:
     return ["unshare", "--net", "--pid", "--mount", "--fork", "--kill-child", "--mount-proc", "--"]
 
 
+def _prefix(kind: str) -> list[str]:
+    """The wrapper a probe tries for ``kind`` (a one-off command: user nobody when root)."""
+    if kind == "bwrap":
+        return _bwrap(Path("/tmp"), [])
+    if kind == "unshare":
+        return _unshare() + _drop_root()
+    return _drop_root()
+
+
 @functools.lru_cache(maxsize=None)
-def _works(kind: str) -> bool:
-    """Try the wrapper once on a trivial command (cached: the answer does not change)."""
-    prefix = {"bwrap": _bwrap(Path("/tmp"), []),
-              "unshare": _unshare() + _drop_root()}[kind]
-    if shutil.which(prefix[0]) is None or (kind == "unshare" and os.geteuid() != 0):
-        return False
+def try_wrapper(kind: str) -> str:
+    """Run the grader's Python in wrapper ``kind`` once: "" when it works, else why not.
+
+    Cached: the answer does not change during a run."""
+    prefix = _prefix(kind)
+    if prefix and shutil.which(prefix[0]) is None:
+        return f"`{prefix[0]}` is not installed"
+    if kind == "unshare" and os.geteuid() != 0:
+        return "needs root"
+    # Python itself, not `true`: pyenv installs under /root (mode 700) that `nobody`
+    # cannot reach unless bwrap mounts them, and a sandbox that cannot run the grader's
+    # Python is no sandbox at all. The version check catches a silent switch to another
+    # interpreter (seen when the venv's symlink target is unreachable and the system
+    # Python answers instead).
+    check = (f"import sys, course, nbval; assert sys.version == {sys.version!r}, "
+             "'another Python answered: ' + sys.executable + ' ' + sys.version")
     try:
-        # Python itself, not `true`: pyenv installs under /root (mode 700) that `nobody`
-        # cannot reach unless bwrap mounts them, and a sandbox that cannot run the grader's
-        # Python is no sandbox at all.
-        # The version check catches a silent switch to another interpreter (seen when the
-        # venv's symlink target is unreachable and the system Python answers instead).
-        check = f"import sys, course, nbval; assert sys.version == {sys.version!r}"
-        done = subprocess.run(prefix + [sys.executable, "-c", check],
-                              capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+        done = subprocess.run(prefix + [python(), "-c", check], capture_output=True,
+                              timeout=60, cwd="/", stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"{type(err).__name__}: {err}"
+    if done.returncode == 0:
+        return ""
+    lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    return f"exit {done.returncode}: {lines[-1] if lines else 'no message'}"
+
+
+def _works(kind: str) -> bool:
+    return try_wrapper(kind) == ""
+
+
+UNSHARE_WARNING = (
+    "WARNING: bubblewrap is unavailable; grading with `unshare` + `setpriv` (no network, own "
+    "PID namespace, user nobody) but files readable by 'nobody' stay readable. Install "
+    "bubblewrap (apt-get install bubblewrap).")
+NONE_WARNING = (
+    "WARNING: NO SANDBOX. Neither bubblewrap nor unshare works here. With --no-sandbox, student "
+    "code runs with rlimits only, with network access, as {user}.")
+
+
+def run_as() -> str:
+    """Who student code runs as outside a sandbox, in words."""
+    if os.geteuid() == 0:
+        return f"an unprivileged user id per job ({SLOT_UID_BASE}, {SLOT_UID_BASE + 1}, ...)"
+    return f"the user running the grader (uid {os.geteuid()}: it can kill the grader)"
 
 
 def probe() -> tuple[str, str]:
@@ -137,12 +233,18 @@ def probe() -> tuple[str, str]:
     if _works("bwrap"):
         return "bwrap", ""
     if _works("unshare"):
-        return "unshare", ("WARNING: bubblewrap is unavailable; grading with `unshare` + `setpriv` "
-                           "(no network, own PID namespace, user nobody) but files readable by "
-                           "'nobody' stay readable. Install bubblewrap (apt-get install bubblewrap).")
-    return "none", ("WARNING: NO SANDBOX. Neither bubblewrap nor unshare works here, so student "
-                    "code runs with rlimits only, as the user running the grader, with network "
-                    "access. Grade untrusted submissions only after installing bubblewrap.")
+        return "unshare", UNSHARE_WARNING
+    return "none", NONE_WARNING.format(user=run_as())
+
+
+def report() -> dict:
+    """What the probe found, for the gradebook's run.json."""
+    kind, warning = probe()
+    return {"isolation": kind, "warning": warning,
+            "tried": {k: try_wrapper(k) or "works" for k in ("bwrap", "unshare")},
+            "student_code_runs_as": run_as() if os.geteuid() == 0 or kind == "none"
+            else f"the grader's user (uid {os.geteuid()}) in a user namespace",
+            "python": python()}
 
 
 def job_dir(workdir: Path) -> str:
@@ -155,13 +257,66 @@ def wrap(argv: list[str], workdir: Path, hide: list[Path], limits: Limits,
     """The full command line running ``argv`` in the sandbox, ``workdir`` writable.
 
     slot: which parallel grading slot runs it (its own user id when root), or None.
+    Without a sandbox ("none") the command still drops root (setpriv needs no namespace).
     """
     kind, _ = probe()
     if kind == "bwrap":
         return _prlimit(limits) + _bwrap(workdir, hide, slot) + argv
     if kind == "unshare":
         return _prlimit(limits) + _unshare() + _drop_root(slot) + argv
-    return _prlimit(limits) + argv
+    return _prlimit(limits) + _drop_root(slot) + argv
+
+
+def _processes_of(uid: int) -> list[int]:
+    """Process ids whose real or effective user id is ``uid`` (read from /proc)."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and _owned_by(int(entry.name), uid):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _owned_by(pid: int, uid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            line = next((l for l in fh if l.startswith("Uid:")), "Uid:")
+    except OSError:   # gone already
+        return False
+    return str(uid) in line.split()[1:3]
+
+
+def _kill_if_owned(pid: int, uid: int) -> None:
+    """SIGKILL ``pid`` only if it still belongs to ``uid``: a pidfd pins the process, so a
+    recycled process id can never make root kill a stranger."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return
+    try:
+        if _owned_by(pid, uid):
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def reap(slot: int | None) -> None:
+    """Without a sandbox, as root: kill whatever the slot's user left running (a daemon
+    that escaped the process group) before that user id grades the next student. Inside
+    a sandbox the PID namespace does this; as a non-root grader there is no separate user,
+    so nothing is done. Done by root from /proc rather than by a kill(-1) as that user,
+    which the daemon itself could kill first."""
+    if probe()[0] != "none" or os.geteuid() != 0 or slot is None:
+        return
+    uid = sandbox_uid(slot)
+    for _ in range(100):   # a forking process adds children while we kill: go round again
+        pids = _processes_of(uid)
+        if not pids:
+            return
+        for pid in pids:
+            _kill_if_owned(pid, uid)
+        time.sleep(0.01)
 
 
 def prepare_workdir(workdir: Path, slot: int | None = None) -> None:
