@@ -17,9 +17,12 @@ For each ``SUBMISSIONS_DIR/*.ipynb`` (student id = file stem):
 3. **Score** each graded cell (``metadata.grading = {id, points}``) from the JSON lines the
    plugin course/grading_plugin.py writes to a pipe; never from nbval's cell numbers.
 
-Output: ``OUT_DIR/grades.csv`` (``student,<test id>…,total,max,notes``) and
-``OUT_DIR/feedback/<student>.md``. The exit status is 0 whenever the batch was graded;
-2 when the grader cannot run (bad arguments, missing folder, invalid canonical notebook).
+Output: ``OUT_DIR/grades.csv`` (``student,<test id>…,total,max,notes``; text cells that a
+spreadsheet would read as a formula start with ``'``), ``OUT_DIR/feedback/<student>.md``,
+``OUT_DIR/logs/<student>.log``, and ``OUT_DIR/run.json`` + ``OUT_DIR/grading.log`` (which
+isolation graded the batch, with what limits). The exit status is 0 whenever the batch was
+graded; 2 when the grader cannot run (bad arguments, missing folder, invalid canonical
+notebook, or no sandbox can be built and ``--no-sandbox`` was not given).
 """
 from __future__ import annotations
 
@@ -27,12 +30,14 @@ import argparse
 import concurrent.futures
 import copy
 import csv
+import errno
 import json
 import os
 import queue
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -48,7 +53,7 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402  (after the line above, on purpose)
 
-from course import sandbox  # noqa: E402
+from course import answer_key, sandbox  # noqa: E402
 from course.exercises import defined_functions, is_solution_cell, is_test, stub_source  # noqa: E402
 from course.execute import KERNEL_ENV  # noqa: E402
 
@@ -78,6 +83,10 @@ class Canonical:
     nb: nbformat.NotebookNode
     tests: list[GradedTest]
     solution_cells: dict[str, list[str]]      # cell id -> functions it defines
+    # Names the notebook's own cells bind to the course's library (the answer key) or to
+    # values computed from it; a student's solution cell must not use them.
+    library_names: frozenset[str] = frozenset()
+    imports_library: bool = True              # then the sandbox cannot hide the library
 
     @property
     def max_points(self) -> float:
@@ -106,23 +115,77 @@ def load_canonical(path: Path) -> Canonical:
             solutions[cell.id] = defined_functions(cell.source)
     if not tests:
         raise GradingError(f"{path}: no graded test cells (tag `test`, metadata grading)")
-    return Canonical(nb, tests, solutions)
+    own = [c.source for c in nb.cells if c.cell_type == "code" and c.id not in solutions]
+    return Canonical(nb, tests, solutions, answer_key.library_names(own),
+                     answer_key.imports_library(own))
 
 
 # --------------------------------------------------------------------------- rebuild
 
-MAX_SUBMISSION_BYTES = 20 * 1024**2  # a notebook of code is kilobytes; this is read as the grader
+# Outputs (figures) play no part in grading: they are dropped while the file is parsed, and
+# only what is left (the code) is limited. A notebook of code is kilobytes.
+MAX_CODE_BYTES = 10 * 1024**2
+# The whole file, outputs included, is read into memory (about 3x its size at the peak):
+# room for an honest notebook with a few hundred MB of plots, not for a disk-sized one.
+MAX_FILE_BYTES = 512 * 1024**2
+NOT_REGULAR = "not a regular file"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024**2:g} MB"
+
+
+def _open_regular(path: Path) -> tuple[int | None, str]:
+    """(descriptor, "") for a regular file, else (None, why). Never follows a symlink (a
+    link to the solution would otherwise be graded) and never blocks on a FIFO."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        return None, NOT_REGULAR if err.errno == errno.ELOOP else f"unreadable ({err.strerror})"
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None, NOT_REGULAR
+    return fd, ""
+
+
+def _drop_outputs(obj: dict) -> dict:
+    """json object_hook: a cell loses its outputs and attachments as soon as it is parsed,
+    so their memory is freed before the next cell is read."""
+    if "cell_type" in obj:
+        if "outputs" in obj:
+            obj["outputs"] = []
+        obj.pop("attachments", None)
+    return obj
 
 
 def read_submission(path: Path):
-    """The submission as a notebook, or None when it is not a readable notebook."""
+    """(notebook without outputs, "") or (None, why it cannot be graded)."""
+    fd, why = _open_regular(path)
+    if fd is None:
+        return None, why
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        return None, f"invalid notebook: over {_mb(MAX_FILE_BYTES)} file, outputs included"
     try:
-        if path.stat().st_size > MAX_SUBMISSION_BYTES:
-            return None
-        nb = nbformat.read(path, as_version=4)
-    except Exception:  # invalid JSON, wrong structure, unreadable bytes: all "invalid"
-        return None
-    return nb if isinstance(nb.get("cells"), list) else None
+        raw = json.loads(data, object_hook=_drop_outputs)
+    except UnicodeDecodeError:
+        return None, "invalid notebook: not UTF-8 text"
+    except json.JSONDecodeError as err:
+        return None, f"invalid notebook: not valid JSON (line {err.lineno}, column {err.colno})"
+    except RecursionError:
+        return None, "invalid notebook: not valid JSON (nested too deeply)"
+    del data
+    code = json.dumps(raw, ensure_ascii=False)
+    if len(code.encode("utf-8")) > MAX_CODE_BYTES:
+        return None, f"invalid notebook: over {_mb(MAX_CODE_BYTES)} of code (outputs do not count)"
+    try:
+        nb = nbformat.reads(code, as_version=4)
+    except Exception as err:  # valid JSON of the wrong shape: nbformat raises many types
+        return None, f"invalid notebook: not a Jupyter notebook ({type(err).__name__})"
+    if not isinstance(nb.get("cells"), list):
+        return None, "invalid notebook: not a Jupyter notebook (no list of cells)"
+    return nb, ""
 
 
 def _code_cells(nb) -> list:
@@ -145,6 +208,19 @@ def find_student_cell(cell_id: str, functions: list[str], student_cells: list):
 def _clean_student_source(source: str) -> str:
     """Remove nbval markers: a student's cell must not change how nbval treats it."""
     return _NBVAL_MARKER.sub("", source)
+
+
+LIBRARY_NOTE = "imports the course's library"
+_STUB_RAISE = re.compile(r'raise NotImplementedError\("write (.*?) here"\)')
+
+
+def library_stub(canonical_source: str) -> str:
+    """The exercise stub of a cell, saying why it was not graded: the tests that use its
+    functions (directly or through other cells) then fail as for an unanswered cell."""
+    return _STUB_RAISE.sub(
+        lambda m: (f'raise NotImplementedError("{m.group(1)} not graded: it {LIBRARY_NOTE} '
+                   f'({answer_key.LIBRARY}), which is the answer key")'),
+        stub_source(canonical_source))
 
 
 def edited_tests(canonical: Canonical, student_nb) -> bool:
@@ -171,9 +247,15 @@ def rebuild(canonical: Canonical, student_nb) -> tuple[nbformat.NotebookNode, li
             continue
         functions = canonical.solution_cells[cell.id]
         mine = find_student_cell(cell.id, functions, student_cells)
+        what = ", ".join(functions) or cell.id
+        reasons = [] if mine is None else answer_key.uses_library(mine["source"],
+                                                                 canonical.library_names)
         if mine is None:
-            notes.append(f"no solution cell for {', '.join(functions) or cell.id}")
+            notes.append(f"no solution cell for {what}")
             cell.source = stub_source(cell.source)
+        elif reasons:
+            notes.append(f"{LIBRARY_NOTE} ({what}: {', '.join(reasons[:3])}), not graded")
+            cell.source = library_stub(cell.source)
         else:
             cell.source = _clean_student_source(mine["source"])
         cell.outputs, cell.execution_count = [], None
@@ -192,6 +274,7 @@ class Options:
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     hide: tuple[Path, ...] = ()
     slots: queue.Queue | None = None   # free grading slots (one user id each when root)
+    no_sandbox: bool = False           # grade even when no sandbox can be built (at your risk)
 
 
 @dataclass
@@ -207,7 +290,7 @@ class StudentResult:
 
 def sandbox_env(job_dir: str) -> dict[str, str]:
     """A minimal environment: no secrets of the grader's, quiet and single-threaded maths."""
-    venv_bin = str(Path(sys.executable).parent)
+    venv_bin = str(Path(sandbox.python()).parent)
     env = {
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
         "HOME": f"{job_dir}/home",
@@ -227,7 +310,7 @@ def sandbox_env(job_dir: str) -> dict[str, str]:
 
 
 def pytest_argv(job_dir: str, cell_timeout: float) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    return [sandbox.python(), "-m", "pytest", "-q", "-p", "no:cacheprovider",
             "-p", "course.grading_plugin", "-p", "nbval", "-c", f"{job_dir}/pytest.ini",
             "--rootdir", job_dir, "--nbval-lax", f"--nbval-cell-timeout={cell_timeout:g}",
             "--nbval-kernel-startup-timeout=30", "--nbval-sanitize-with", str(SANITIZE),
@@ -253,7 +336,8 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def run_notebook(nb, workdir: Path, opts: Options, slot: int | None = None) -> tuple[list[dict], bool, int]:
+def run_notebook(nb, workdir: Path, opts: Options,
+                 slot: int | None = None) -> tuple[list[dict], bool, int]:
     """Run a rebuilt notebook in the sandbox as grading slot ``slot``.
 
     Returns (cell records, timed out, exit code)."""
@@ -272,7 +356,8 @@ def run_notebook(nb, workdir: Path, opts: Options, slot: int | None = None) -> t
     reader = threading.Thread(target=_read_limited, args=(read_fd, sink), daemon=True)
     with open(workdir / "pytest.log", "wb") as log:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                env=env, pass_fds=(write_fd,), start_new_session=True)
+                                env=env, pass_fds=(write_fd,), start_new_session=True,
+                                cwd=workdir)
     os.close(write_fd)  # only the sandbox holds the write end: EOF when it is gone
     reader.start()
     timed_out = False
@@ -281,19 +366,22 @@ def run_notebook(nb, workdir: Path, opts: Options, slot: int | None = None) -> t
     except subprocess.TimeoutExpired:
         timed_out = True
     _kill_tree(proc)
+    sandbox.reap(slot)   # without a sandbox: what escaped the process group, before reuse
     reader.join(timeout=10)
     return parse_records(b"".join(sink)), timed_out, proc.returncode
 
 
 def log_tail(workdir: Path, limit: int = 20000) -> str:
-    """The end of pytest's output (written by the sandbox, so bounded by its file-size limit)."""
-    try:
-        with open(workdir / "pytest.log", "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - limit))
-            return fh.read().decode("utf-8", errors="replace")
-    except OSError:
+    """The end of pytest's output. The work folder is the student's: the file may have been
+    replaced by a link to a file only the grader can read, or by a FIFO, so open it the
+    way submissions are opened."""
+    fd, _ = _open_regular(workdir / "pytest.log")
+    if fd is None:
         return ""
+    with os.fdopen(fd, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - limit))
+        return fh.read(limit).decode("utf-8", errors="replace")
 
 
 def parse_records(data: bytes) -> list[dict]:
@@ -353,7 +441,8 @@ def score(canonical: Canonical, student: str, records: list[dict], timed_out: bo
     return StudentResult(student, passed, messages, notes, peak_rss_kib=rss)
 
 
-def grade_submission(canonical: Canonical, path: Path, opts: Options, tmp_root: Path) -> StudentResult:
+def grade_submission(canonical: Canonical, path: Path, opts: Options,
+                     tmp_root: Path) -> StudentResult:
     """Grade one file; never raises: one odd submission must not stop the batch."""
     start = time.perf_counter()
     slot = opts.slots.get() if opts.slots is not None else None
@@ -372,10 +461,9 @@ def grade_submission(canonical: Canonical, path: Path, opts: Options, tmp_root: 
 def _grade_submission(canonical: Canonical, path: Path, opts: Options, tmp_root: Path,
                       slot: int | None) -> StudentResult:
     student = path.stem
-    student_nb = read_submission(path)
+    student_nb, problem = read_submission(path)
     if student_nb is None:
-        result = StudentResult(student, {t.id: False for t in canonical.tests}, {},
-                               ["invalid notebook"])
+        result = StudentResult(student, {t.id: False for t in canonical.tests}, {}, [problem])
     else:
         nb, notes = rebuild(canonical, student_nb)
         workdir = Path(tempfile.mkdtemp(prefix="job-", dir=tmp_root))
@@ -394,14 +482,26 @@ def _fmt(points: float) -> str:
     return f"{points:g}"
 
 
+# A spreadsheet evaluates a cell that starts with one of these as a formula (OWASP's list:
+# "=HYPERLINK(...)" in a student id would run when the instructor opens grades.csv).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(text: str) -> str:
+    """A text cell of grades.csv, never read as a formula: a leading ``'`` is added to one
+    that starts like a formula. Idempotent (merge applies it again to older shards)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def gradebook_header(canonical: Canonical) -> list[str]:
-    return ["student", *[t.id for t in canonical.tests], "total", "max", "notes"]
+    return ["student", *[text_cell(t.id) for t in canonical.tests], "total", "max", "notes"]
 
 
 def gradebook_row(canonical: Canonical, result: StudentResult) -> list[str]:
+    """Text cells (student, notes) escaped; points are numbers we format ourselves."""
     earned = [t.points if result.passed.get(t.id) else 0.0 for t in canonical.tests]
-    return [result.student, *map(_fmt, earned), _fmt(sum(earned)),
-            _fmt(canonical.max_points), "; ".join(result.notes)]
+    return [text_cell(result.student), *map(_fmt, earned), _fmt(sum(earned)),
+            _fmt(canonical.max_points), text_cell("; ".join(result.notes))]
 
 
 HIDDEN_FAILED = ("failed. A hidden test ran your function on inputs you have not seen (other "
@@ -488,14 +588,68 @@ def select_shard(paths: list[Path], shard: tuple[int, int] | None) -> list[Path]
     return [p for i, p in enumerate(paths) if i % n == k - 1]
 
 
-def hidden_paths(solution: Path, submissions: Path, out: Path) -> tuple[Path, ...]:
+def hidden_paths(solution: Path, submissions: Path, out: Path,
+                 hide_library: bool = False) -> tuple[Path, ...]:
     """Folders the sandbox replaces with empty ones: other students' files, the gradebook
     being written, and everything that holds the answers (the canonical notebook's folder,
-    the repository's solutions/ and its git history). Never a folder the kernel needs."""
+    the repository's solutions/ and its git history, and, when the canonical notebook does
+    not import it, the course's library). Never a folder the kernel needs."""
     needed = (ROOT / "course").resolve()
     wanted = {submissions.resolve(), out.resolve(), solution.resolve().parent,
               (ROOT / "solutions").resolve(), (ROOT / ".git").resolve()}
+    if hide_library:
+        wanted |= set(answer_key.package_dirs())
     return tuple(sorted(p for p in wanted if p.exists() and not needed.is_relative_to(p)))
+
+
+def refusal(tried: dict[str, str]) -> str:
+    """Why the grader will not run student code here, and what fixes it."""
+    why = "; ".join(f"{kind}: {reason}" for kind, reason in tried.items())
+    return (f"no sandbox works on this machine ({why}). Student code would run with your "
+            "privileges, so nothing was graded. Fix: install bubblewrap (`sudo apt-get install "
+            "bubblewrap`, or `make system-deps`) and allow it to create namespaces (in a "
+            "container: run it with --privileged or a seccomp profile that allows unshare/"
+            "clone; on the host: sysctl kernel.unprivileged_userns_clone=1). Or, on a "
+            "throw-away machine only, pass --no-sandbox to grade with resource limits only "
+            f"(student code then runs as {sandbox.run_as()}, with network access).")
+
+
+def choose_isolation(opts: Options) -> dict:
+    """Probe the sandbox; raise GradingError rather than run untrusted code unconfined.
+    Returns what run.json records about it."""
+    kind, warning = sandbox.probe()
+    info = sandbox.report()
+    if kind == "none":
+        if not opts.no_sandbox:
+            raise GradingError(refusal(info["tried"]))
+        # setpriv needs no namespace, but the unprivileged user must reach Python.
+        if not sandbox._works("none"):
+            raise GradingError(
+                f"--no-sandbox: the unprivileged user cannot run {sandbox.python()} "
+                f"({sandbox.try_wrapper('none')}). Install Python and the virtualenv where "
+                "other users can read them (not under /root).")
+    if warning:
+        print(warning, file=sys.stderr)
+    info["no_sandbox_flag"] = opts.no_sandbox
+    return info
+
+
+def _printable(text: str) -> str:
+    """A student id for the terminal: control characters (an ANSI escape in a file name)
+    are shown escaped, not interpreted."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _summary(result: StudentResult) -> str:
+    notes = f" [{'; '.join(result.notes)}]" if result.notes else ""
+    return (f"graded {_printable(result.student)}: {sum(result.passed.values())}/"
+            f"{len(result.passed)} tests ({result.seconds:.1f} s){_printable(notes)}")
+
+
+def write_run_record(out: Path, record: dict) -> None:
+    """run.json: which isolation graded the batch and with what limits, for the record."""
+    (out / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
+                                  encoding="utf-8")
 
 
 def grade_batch(solution: Path, submissions: Path, out: Path, opts: Options,
@@ -505,11 +659,27 @@ def grade_batch(solution: Path, submissions: Path, out: Path, opts: Options,
     if not submissions.is_dir():
         raise GradingError(f"submissions folder not found: {submissions}")
     paths = select_shard(sorted(submissions.glob("*.ipynb")), shard)
-    kind, warning = sandbox.probe()
-    if warning:
-        print(warning, file=sys.stderr)
+    started = time.time()
+    isolation = choose_isolation(opts)
     out.mkdir(parents=True, exist_ok=True)
-    opts.hide = hidden_paths(solution, submissions, out)
+    opts.hide = hidden_paths(solution, submissions, out, not canonical.imports_library)
+    record = {"command": "grade", "solution": str(solution.resolve()),
+              "submissions": str(submissions.resolve()),
+              "shard": f"{shard[0]}/{shard[1]}" if shard else None, **isolation,
+              "hidden_in_sandbox": [str(p) for p in opts.hide] if isolation["isolation"] ==
+              "bwrap" else [], "library_hidden": isolation["isolation"] == "bwrap"
+              and not canonical.imports_library,
+              "limits": {"jobs": opts.jobs, "cell_timeout_s": opts.cell_timeout,
+                         "timeout_s": opts.timeout, **vars(opts.limits)},
+              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))}
+    write_run_record(out, record)
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        lines.append(line)
+        log(line)
+
+    say(f"isolation: {isolation['isolation']} ({isolation['student_code_runs_as']})")
     tmp_root = Path(tempfile.mkdtemp(prefix="course-grade-"))
     os.chmod(tmp_root, 0o711)  # the sandbox user must traverse it to reach its own folder
     opts.slots = queue.Queue()
@@ -518,16 +688,18 @@ def grade_batch(solution: Path, submissions: Path, out: Path, opts: Options,
     results = []
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, opts.jobs)) as pool:
-            futures = {pool.submit(grade_submission, canonical, p, opts, tmp_root): p for p in paths}
+            futures = [pool.submit(grade_submission, canonical, p, opts, tmp_root) for p in paths]
             for future in concurrent.futures.as_completed(futures):
-                result = future.result()
-                results.append(result)
-                log(f"graded {result.student}: {sum(result.passed.values())}/{len(result.passed)} "
-                    f"tests ({result.seconds:.1f} s){' [' + '; '.join(result.notes) + ']' if result.notes else ''}")
+                results.append(future.result())
+                say(_summary(results[-1]))
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
         write_outputs(canonical, results, out)
-    log(f"{len(results)} submission(s) graded with sandbox '{kind}'; wrote {out / 'grades.csv'}")
+        record.update(graded=len(results), seconds=round(time.time() - started, 1))
+        write_run_record(out, record)
+        say(f"{len(results)} submission(s) graded with sandbox '{isolation['isolation']}'; "
+            f"wrote {out / 'grades.csv'}")
+        (out / "grading.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return results
 
 
@@ -539,20 +711,30 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def grade_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course grade", description=__doc__.split("\n\n")[0])
-    parser.add_argument("solution", type=Path, help="canonical notebook, e.g. solutions/00_foundations.ipynb")
+    parser = argparse.ArgumentParser(prog="python -m course grade",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("solution", type=Path,
+                        help="canonical notebook, e.g. solutions/00_foundations.ipynb")
     parser.add_argument("submissions", type=Path, help="folder of STUDENT.ipynb files")
-    parser.add_argument("--out", type=Path, required=True, help="writes grades.csv, feedback/, logs/")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="writes grades.csv, feedback/, logs/, run.json, grading.log")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="students graded in parallel (default: number of CPUs)")
     parser.add_argument("--cell-timeout", type=float, default=30.0, help="seconds per cell")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per notebook")
-    parser.add_argument("--shard", type=_shard, default=None, help="K/N: grade the K-th of N shards")
+    parser.add_argument("--shard", type=_shard, default=None,
+                        help="K/N: grade the K-th of N shards")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade even when neither bubblewrap nor unshare works (UNSAFE: "
+                        "rlimits only, network on; as root, student code runs as an "
+                        "unprivileged user id; otherwise as you). A working sandbox is "
+                        "still used.")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return 2 if exit_.code else 0
-    opts = Options(jobs=args.jobs, cell_timeout=args.cell_timeout, timeout=args.timeout)
+    opts = Options(jobs=args.jobs, cell_timeout=args.cell_timeout, timeout=args.timeout,
+                   no_sandbox=args.no_sandbox)
     try:
         grade_batch(args.solution, args.submissions, args.out, opts, args.shard)
     except GradingError as err:
@@ -563,20 +745,29 @@ def grade_main(argv: list[str]) -> int:
 
 # --------------------------------------------------------------------------- merge
 
+# Columns of grades.csv that hold text (the others are points): escaped again on merge, in
+# case a shard was written by an older grader.
+TEXT_COLUMNS = ("student", "notes")
+
+
 def merge(inputs: list[Path], out: Path) -> int:
     """Concatenate shard gradebooks (same header required) and copy their feedback."""
-    header, rows = None, {}
+    header, rows, runs = None, {}, []
     for folder in inputs:
         with open(folder / "grades.csv", newline="", encoding="utf-8") as fh:
             reader = csv.reader(fh)
-            this_header = next(reader)
+            this_header = [text_cell(h) for h in next(reader)]
             if header is not None and this_header != header:
                 raise GradingError(f"{folder}/grades.csv has different tests: {this_header}")
             header = this_header
+            text = [i for i, name in enumerate(header) if name in TEXT_COLUMNS]
             for row in reader:
+                row = [text_cell(v) if i in text else v for i, v in enumerate(row)]
                 if row[0] in rows:
                     raise GradingError(f"student {row[0]} appears in more than one shard")
                 rows[row[0]] = row
+        run = folder / "run.json"
+        runs.append(json.loads(run.read_text(encoding="utf-8")) if run.is_file() else None)
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -585,6 +776,9 @@ def merge(inputs: list[Path], out: Path) -> int:
     for folder in inputs:
         for md in sorted((folder / "feedback").glob("*.md")):
             shutil.copyfile(md, out / "feedback" / md.name)
+    write_run_record(out, {"command": "merge", "shards": [str(p) for p in inputs],
+                           "isolation": sorted({str(r and r.get("isolation")) for r in runs}),
+                           "shard_runs": runs})
     return len(rows)
 
 
@@ -598,7 +792,7 @@ def merge_main(argv: list[str]) -> int:
         return 2 if exit_.code else 0
     try:
         n = merge(args.inputs, args.out)
-    except (GradingError, OSError, StopIteration) as err:
+    except (GradingError, OSError, StopIteration, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"merged {n} student(s) from {len(args.inputs)} shard(s) into {args.out / 'grades.csv'}")

@@ -6,18 +6,23 @@ grades them all (``--jobs 2``, short timeouts), then each test reads its student
 """
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from conftest import ROOT
-from course import grading, sandbox
+from course import answer_key, grading, sandbox
 from course.exercises import is_solution_cell, make_exercise
 
 SOLUTION = ROOT / "solutions" / "00_foundations.ipynb"
@@ -54,6 +59,19 @@ def replace_body(name: str, body: str) -> str:
 
 def without(ids, *names):
     return {i for i in ids if not any(i.startswith(n) for n in names)}
+
+
+BIG_OUTPUTS_MB = 100
+
+
+def with_outputs(nb, megabytes: int) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose code cells carry about ``megabytes`` MB of PNG outputs."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    png = base64.b64encode(os.urandom(megabytes * 1024**2 * 3 // 4 // len(code))).decode()
+    for cell in code:
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png})]
+    return nb
 
 
 def make_submissions(folder: Path, other_student_file: Path) -> dict[str, tuple]:
@@ -94,14 +112,20 @@ return grad"""),
         "dense_forward", "return np.array([[3.6, -0.8, 1.3], [-1.4, 0.2, 0.8]])")}),
         all_ids - {"dense_forward_hidden"})
 
-    add("infinite_loop", student({"dense_forward": replace_body("dense_forward", "while True:\n    pass")}),
+    add("infinite_loop",
+        student({"dense_forward": replace_body("dense_forward", "while True:\n    pass")}),
         without(all_ids, "dense_forward"), "cell timeout")
-    add("os_exit", student({"dense_backward": replace_body("dense_backward", "import os\nos._exit(0)")}),
+    add("os_exit",
+        student({"dense_backward": replace_body("dense_backward", "import os\nos._exit(0)")}),
         {"dense_forward_visible", "dense_forward_hidden"}, "kernel died")
-    add("segfault", student({"sgd_step": replace_body("sgd_step", "import ctypes\nctypes.string_at(0)")}),
+    add("segfault",
+        student({"sgd_step": replace_body("sgd_step", "import ctypes\nctypes.string_at(0)")}),
         without(all_ids, "sgd_step"), "kernel died")
-    add("fork_bomb", student({"sgd_step": replace_body("sgd_step", "import os\nwhile True:\n    os.fork()")}),
-        without(all_ids, "sgd_step"), "cell timeout")
+    # Ends by the process limit (BlockingIOError) or the cell timeout, whichever the race
+    # between the copies of the kernel brings first: no fixed note.
+    add("fork_bomb", student({"sgd_step": replace_body(
+        "sgd_step", "import os\nwhile True:\n    os.fork()")}),
+        without(all_ids, "sgd_step"))
     add("memory_bomb", student({"dense_backward": replace_body(
         "dense_backward", "hog = [bytearray(256 * 1024**2) for _ in range(64)]\nreturn hog")}),
         without(all_ids, "dense_backward"))
@@ -140,18 +164,55 @@ ip.showtraceback = lambda *args, **kwargs: None
 ip._showtraceback = lambda *args, **kwargs: None
 sys.excepthook = lambda *args: None
 def dense_forward(x, kernel, bias):
-    raise NotImplementedError"""}, blank=("dense_backward",)), without(all_ids, "dense_forward", "dense_backward"))
+    raise NotImplementedError"""}, blank=("dense_backward",)),
+        without(all_ids, "dense_forward", "dense_backward"))
     # Patches the in-kernel assert helpers: visible tests "pass", hidden output does not match.
     add("patched_asserts", student({"dense_forward": """
 import numpy as np
 check_close = lambda *args, **kwargs: print("✓")
 check_true = lambda *args, **kwargs: print("✓")
 def dense_forward(x, kernel, bias):
-    return np.zeros((x.shape[0], kernel.shape[1]))"""}, blank=("dense_backward", "numerical_gradient", "sgd_step")),
+    return np.zeros((x.shape[0], kernel.shape[1]))"""},
+        blank=("dense_backward", "numerical_gradient", "sgd_step")),
         {"dense_forward_visible"})
 
     (folder / "invalid_json.ipynb").write_text('{"cells": [ this is not json', encoding="utf-8")
-    cases["invalid_json"] = (set(), "invalid notebook")
+    cases["invalid_json"] = (set(), "invalid notebook: not valid JSON (line 1, column 13)")
+
+    # Issue 13. A spreadsheet must not evaluate a student id; odd ids still round-trip.
+    add('=HYPERLINK("evil")', student(), all_ids)
+    add('-2+3', student(), all_ids)
+    add('comma, "quoted"\nnewline', student(), all_ids)
+    # Links and other non-files are not submissions: a link to the answers scores nothing,
+    # and a FIFO must not hang the grader.
+    (folder / "symlink_to_solution.ipynb").symlink_to(SOLUTION)
+    cases["symlink_to_solution"] = (set(), "not a regular file")
+    os.mkfifo(folder / "fifo.ipynb")
+    cases["fifo"] = (set(), "not a regular file")
+    # Outputs do not count against the size limit; code does.
+    add("big_outputs", with_outputs(student(), BIG_OUTPUTS_MB), all_ids)
+    too_much = student()
+    too_much.cells.append(nbformat.v4.new_markdown_cell("x" * (grading.MAX_CODE_BYTES + 1)))
+    add("too_much_code", too_much, set(), "over 10 MB of code")
+    # The answer key: tests of a function that calls the course's library earn nothing.
+    # (Each of these earns full marks for that function when the grader lets it through.)
+    add("library_alias", student({"dense_forward": replace_body("dense_forward", """
+layer = reference.Dense(kernel.shape[1])
+layer.set_weights([kernel, bias])
+return layer.forward(x)""")}), without(all_ids, "dense_forward"),
+        "imports the course's library (dense_forward")
+    add("library_import", student({"dense_backward": replace_body("dense_backward", """
+import scratchnn.foundations as F
+layer = F.Dense(kernel.shape[1])
+layer.set_weights([kernel, np.zeros(kernel.shape[1])])
+layer.forward(x)
+dx = layer.backward(dy)
+return (dx, *layer.grads)""")}), without(all_ids, "dense_backward"),
+        "imports the course's library (dense_backward")
+    add("library_dunder", student({"sgd_step": replace_body(
+        "sgd_step", '__import__("scratch" + "nn.foundations").foundations.sgd_step('
+        "params, grads, learning_rate)")}),
+        without(all_ids, "sgd_step"), "imports the course's library (sgd_step")
 
     stripped = student()
     for cell in stripped.cells:
@@ -179,7 +240,8 @@ def graded(tmp_path_factory):
         capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
-        rows = {row["student"]: row for row in csv.DictReader(fh)}
+        # Keyed by the id as the student wrote it: the gradebook escapes formulas.
+        rows = {row["student"].removeprefix("'"): row for row in csv.DictReader(fh)}
     return cases, rows, out, done
 
 
@@ -194,8 +256,12 @@ def test_gradebook_header_and_rows(graded):
 
 
 CASE_NAMES = ["correct", "blank", "three_bugs", "edited_tests", "hardcoded", "infinite_loop",
-              "os_exit", "segfault", "fork_bomb", "memory_bomb", "huge_print", "snooper", "traceback_hider",
-              "patched_asserts", "invalid_json", "stripped", "zoë_ñandú"]
+              "os_exit", "segfault", "fork_bomb", "memory_bomb", "huge_print", "snooper",
+              "traceback_hider",
+              "patched_asserts", "invalid_json", "stripped", "zoë_ñandú",
+              '=HYPERLINK("evil")', "-2+3", 'comma, "quoted"\nnewline', "symlink_to_solution",
+              "fifo", "big_outputs", "too_much_code", "library_alias", "library_import",
+              "library_dunder"]
 
 
 @pytest.mark.slow
@@ -212,9 +278,37 @@ def test_each_submission_gets_exactly_its_points(graded, name):
 
 
 @pytest.mark.slow
+def test_gradebook_text_cells_are_never_formulas(graded):
+    """Every text cell that a spreadsheet would evaluate starts with a quote; the points
+    are plain numbers, never quoted or prefixed."""
+    _, _, out, _ = graded
+    with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    for row in rows[1:]:
+        assert not row[0].startswith(grading._FORMULA_START), row[0]
+        assert not row[-1].startswith(grading._FORMULA_START), row[-1]
+        assert all(float(cell) >= 0 and cell[0].isdigit() for cell in row[1:-1]), row
+    students = {row[0] for row in rows[1:]}
+    assert {"'=HYPERLINK(\"evil\")", "'-2+3", 'comma, "quoted"\nnewline'} <= students
+
+
+@pytest.mark.slow
+def test_the_gradebook_records_the_isolation(graded):
+    _, _, out, done = graded
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    kind = sandbox.probe()[0]
+    assert run["isolation"] == kind and run["graded"] == len(CASE_NAMES)
+    assert run["limits"]["jobs"] == 2 and run["limits"]["processes"] == 128
+    log = (out / "grading.log").read_text(encoding="utf-8")
+    assert log.startswith(f"isolation: {kind} (") and f"with sandbox '{kind}'" in log
+    assert "graded comma, \"quoted\"\\nnewline:" in log   # control characters escaped
+
+
+@pytest.mark.slow
 def test_feedback_never_reveals_hidden_tests(graded):
     _, _, out, _ = graded
-    hidden_sources = [c.source for c in CANONICAL.nb.cells if "hidden-test" in c.metadata.get("tags", [])]
+    hidden_sources = [c.source for c in CANONICAL.nb.cells
+                      if "hidden-test" in c.metadata.get("tags", [])]
     for md in (out / "feedback").glob("*.md"):
         text = md.read_text(encoding="utf-8")
         assert "default_rng(1234)" not in text and "fingerprint" not in text
@@ -272,7 +366,7 @@ def test_shards_merge_into_one_gradebook(tmp_path):
     invalid notebooks are graded without running anything)."""
     subs = tmp_path / "subs"
     subs.mkdir()
-    names = ["ana", "bo", "cy", "dee", "ed"]
+    names = ["+cy", "-bo", "=ana", "@dee", "ed"]   # sorted; four would be formulas
     for name in names:
         (subs / f"{name}.ipynb").write_text("not a notebook", encoding="utf-8")
     outs = []
@@ -280,18 +374,22 @@ def test_shards_merge_into_one_gradebook(tmp_path):
         outs.append(tmp_path / f"shard{k}")
         assert run_grade(SOLUTION, subs, "--out", outs[-1], "--shard", f"{k}/2").returncode == 0
     shard_rows = [(o / "grades.csv").read_text(encoding="utf-8").splitlines()[1:] for o in outs]
-    assert [r.split(",")[0] for r in shard_rows[0]] == ["ana", "cy", "ed"]
-    assert [r.split(",")[0] for r in shard_rows[1]] == ["bo", "dee"]
+    assert [r.split(",")[0] for r in shard_rows[0]] == ["'+cy", "'=ana", "ed"]
+    assert [r.split(",")[0] for r in shard_rows[1]] == ["'-bo", "'@dee"]
     done = subprocess.run([sys.executable, "-m", "course", "merge", *map(str, outs), "--out",
                            str(tmp_path / "all")], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    merged = (tmp_path / "all" / "grades.csv").read_text(encoding="utf-8").splitlines()
-    assert [r.split(",")[0] for r in merged[1:]] == names
-    assert all(r.endswith(",0,16,invalid notebook") for r in merged[1:])
+    with open(tmp_path / "all" / "grades.csv", newline="", encoding="utf-8") as fh:
+        merged = list(csv.reader(fh))
+    assert [r[0] for r in merged[1:]] == ["'+cy", "'-bo", "'=ana", "'@dee", "ed"]
+    assert all(r[-3:] == ["0", "16", "invalid notebook: not valid JSON (line 1, column 1)"]
+               for r in merged[1:]), merged
     assert sorted(p.stem for p in (tmp_path / "all" / "feedback").glob("*.md")) == names
+    assert json.loads((tmp_path / "all" / "run.json").read_text())["command"] == "merge"
     # merging a shard twice is refused rather than double-counting a student
     again = subprocess.run([sys.executable, "-m", "course", "merge", str(outs[0]), str(outs[0]),
-                            "--out", str(tmp_path / "dup")], capture_output=True, text=True, cwd=ROOT)
+                            "--out", str(tmp_path / "dup")],
+                           capture_output=True, text=True, cwd=ROOT)
     assert again.returncode == 2
 
 
@@ -370,3 +468,388 @@ def test_every_assignment_grades_full_and_blank(tmp_path, solution):
     assert float(rows["solved"]["max"]) == canonical.max_points > 0
     assert float(rows["solved"]["total"]) == canonical.max_points, rows["solved"]
     assert float(rows["untouched"]["total"]) == 0, rows["untouched"]
+
+
+# --------------------------------------------------------------------------- issue 13
+
+def test_text_cells_cannot_be_formulas():
+    for text in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"]:
+        assert grading.text_cell(text) == "'" + text
+        assert grading.text_cell(grading.text_cell(text)) == "'" + text   # merge re-applies
+    for text in ["ada", "", "1-2", "'quoted", "zoë"]:
+        assert grading.text_cell(text) == text
+
+
+def test_merge_escapes_shards_written_before_the_fix(tmp_path):
+    """A shard from an older grader has raw formulas: merge escapes its text columns and
+    leaves its points alone."""
+    shard = tmp_path / "old"
+    (shard / "feedback").mkdir(parents=True)
+    (shard / "grades.csv").write_text('student,t1,total,max,notes\n"=HYPERLINK(""x"")",2,2,2,'
+                                      '"-cmd"\nbob,0,0,2,\n', encoding="utf-8")
+    assert grading.merge([shard], tmp_path / "all") == 2
+    with open(tmp_path / "all" / "grades.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows == [["student", "t1", "total", "max", "notes"],
+                    ["'=HYPERLINK(\"x\")", "2", "2", "2", "'-cmd"], ["bob", "0", "0", "2", ""]]
+
+
+@pytest.mark.parametrize("content, note", [
+    ("", "not valid JSON (line 1, column 1)"),
+    ("[" * 100_000, "not valid JSON"),
+    (b"\xff\xfe{", "not UTF-8 text"),
+    ('{"cells": 3}', "not a Jupyter notebook"),
+    ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": ['
+     '{"cell_type": "markdown", "metadata": {}, "source": "' + "x" * (10 * 1024**2) + '"}]}',
+     "over 10 MB of code (outputs do not count)"),
+])
+def test_every_refused_submission_says_why(tmp_path, content, note):
+    path = tmp_path / "s.ipynb"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    nb, why = grading.read_submission(path)
+    assert nb is None and why.startswith("invalid notebook: ") and note in why, why
+
+
+def test_outputs_are_dropped_before_the_size_limit(tmp_path):
+    path = tmp_path / "s.ipynb"
+    nbformat.write(with_outputs(student(), 30), path)
+    assert path.stat().st_size > 3 * grading.MAX_CODE_BYTES
+    nb, why = grading.read_submission(path)
+    assert why == "" and all(c.get("outputs", []) == [] for c in nb.cells)
+    assert sum(len(c.source) for c in nb.cells) == sum(len(c.source) for c in student().cells)
+
+
+def test_only_regular_files_are_read(tmp_path):
+    (tmp_path / "link.ipynb").symlink_to(SOLUTION)
+    (tmp_path / "dir.ipynb").mkdir()
+    os.mkfifo(tmp_path / "fifo.ipynb")
+    for name in ("link", "dir", "fifo"):
+        assert grading.read_submission(tmp_path / f"{name}.ipynb") == (None, "not a regular file")
+
+
+def test_the_grader_never_follows_a_link_out_of_the_work_folder(tmp_path):
+    """The work folder is the student's: a pytest.log replaced by a link to a file only the
+    grader may read must not be copied into the instructor's logs."""
+    (tmp_path / "pytest.log").symlink_to(SOLUTION)
+    assert grading.log_tail(tmp_path) == ""
+
+
+# The answer key ---------------------------------------------------------------------------
+
+def test_canonical_solutions_are_never_flagged_as_using_the_library():
+    """No false positive on the instructor's own answers (nor on the blank exercise)."""
+    for path in ALL_SOLUTIONS:
+        canonical = grading.load_canonical(path)
+        for cell in canonical.nb.cells:
+            if cell.id in canonical.solution_cells:
+                assert answer_key.uses_library(cell.source, canonical.library_names) == [], \
+                    (path.name, cell.id)
+        rebuilt, notes = grading.rebuild(canonical, make_exercise(canonical.nb))
+        assert not any(grading.LIBRARY_NOTE in n for n in notes), (path.name, notes)
+
+
+CHEATS = {
+    "import": "import scratchnn.losses as L\ndef f(a):\n    return L.huber(a, a)",
+    "from": "from scratchnn.losses import huber\ndef f(a):\n    return huber(a, a)",
+    "alias": "def f(a):\n    return reference.huber(a, a)",
+    "helper": "def f(a):\n    return reference_run(a)",
+    "expected": "def f(a):\n    return expected",
+    "__import__": "def f(a):\n    return __import__('scratch' + 'nn').losses.huber(a, a)",
+    "importlib": "import importlib\ndef f(a):\n    return importlib.import_module(name)",
+    "globals": "def f(a):\n    return globals()['reference'].huber(a, a)",
+    "eval": "def f(a):\n    return eval('reference.huber(a, a)')",
+    "sys.modules": "import sys\ndef f(a):\n    return sys.modules[k]",
+    "__globals__": "def f(a):\n    return erf.__globals__['gelu'](a)",
+    "magic": "%time x = 1\nimport scratchnn",
+}
+HONEST = {
+    "comment and docstring": ('# not scratchnn\ndef f(a):\n    """Unlike scratchnn."""\n'
+                              "    return a"),
+    "own variable named like the oracle": "def f(a):\n    reference = a\n    return reference",
+    "a helper the exercise provides": "def f(a):\n    return erf(a)",
+    "a keyword that is a taken name": "def f(a):\n    return g(a, mode='expected')",
+}
+
+
+@pytest.mark.parametrize("name", CHEATS)
+def test_static_detection_of_the_library(name):
+    setup = ["import scratchnn.losses as reference\nfrom scratchnn.activations import erf\n"
+             "def reference_run(x):\n    return reference.huber(x, x)\n"
+             "expected = reference_run(1)"]
+    taken = answer_key.library_names(setup)
+    assert taken == {"reference", "reference_run", "expected"}
+    assert answer_key.uses_library(CHEATS[name], taken), name
+
+
+@pytest.mark.parametrize("name", HONEST)
+def test_static_detection_lets_honest_code_through(name):
+    taken = frozenset({"reference", "reference_run", "expected"})
+    assert answer_key.uses_library(HONEST[name], taken) == [], name
+
+
+@pytest.mark.slow
+def test_library_calls_earn_nothing_in_chapter_03(tmp_path):
+    """Issue 13's measurement: graded functions that only call scratchnn.losses earned 20 of
+    24 points. Now their tests earn nothing; the honestly solved functions keep theirs."""
+    solution = ROOT / "solutions" / "03_losses.ipynb"
+    canonical = grading.load_canonical(solution)
+    import scratchnn.losses as losses
+    nb = make_exercise(canonical.nb)
+    answers = {c.id: c.source for c in canonical.nb.cells if is_solution_cell(c)}
+    cheated = set()
+    for cell in nb.cells:
+        if cell.get("id") in answers:
+            name = canonical.solution_cells[cell.id][0]
+            cell.source = answers[cell.id]
+            if hasattr(losses, name):
+                cheated.add(name)
+                cell.source = (f"import scratchnn.losses as L\n\ndef {name}(*args, **kwargs):\n"
+                               f"    return L.{name}(*args, **kwargs)\n")
+    assert cheated == {"huber", "huber_gradient", "categorical_crossentropy"}
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    nbformat.write(nb, subs / "library_only.ipynb")
+    done = run_grade(solution, subs, "--out", out, "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
+        row = next(csv.DictReader(fh))
+    lost = [t for t in canonical.tests if t.id.startswith(("huber", "cce"))]
+    assert float(row["total"]) == canonical.max_points - sum(t.points for t in lost) == 10
+    assert row["notes"].count("imports the course's library") == 3, row["notes"]
+
+
+TINY_SETUP = "import course\nimport numpy as np\nfrom course.testing import check_close\n"
+TINY_SOLUTION = ('def double(x):\n    """Twice x."""\n    ### BEGIN SOLUTION\n    return 2 * x\n'
+                 "    ### END SOLUTION\n")
+TINY_TEST = 'check_close("double(3)", double(np.array([3.0])), [6.0], tol=0)\n'
+
+
+def tiny_canonical(folder: Path) -> Path:
+    """An assignment that, as #16 will make every one, does not import scratchnn."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(TINY_SETUP, id="setup"),
+                nbformat.v4.new_code_cell(TINY_SOLUTION, id="double-solution"),
+                nbformat.v4.new_code_cell(TINY_TEST, id="double-visible", metadata={
+                    "tags": ["test"], "grading": {"id": "double_visible", "points": 1}})]
+    path = folder / "tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.skipif(sandbox.probe()[0] != "bwrap", reason="hiding folders needs bubblewrap")
+def test_the_library_is_out_of_reach_when_the_assignment_does_not_import_it(tmp_path):
+    """The runtime layer: code that slips past the static check (a name built at run time)
+    still finds no library in the sandbox, by import or by path."""
+    solution = tiny_canonical(tmp_path)
+    assert not grading.load_canonical(solution).imports_library
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    sneaky = {
+        "honest": TINY_SOLUTION,
+        "by_path": ("import os, course\ndef double(x):\n    root = os.path.dirname(os.path.dirname("
+                    "course.__file__))\n    open(os.path.join(root, 'scratch' + 'nn', "
+                    "'losses.py')).read(1)\n    return 2 * x\n"),
+        "by_import": ("import importlib\ndef double(x):\n    importlib.__dict__['import_' + "
+                      "'module']('scratch' + 'nn.losses')\n    return 2 * x\n"),
+    }
+    for name, source in sneaky.items():
+        nb = nbformat.read(solution, as_version=4)
+        nb.cells[1].source = source
+        nbformat.write(nb, subs / f"{name}.ipynb")
+    for name in sneaky:   # the static layer misses these: the sandbox has to hold
+        assert answer_key.uses_library(sneaky[name]) == [], name
+    done = run_grade(solution, subs, "--out", out, "--jobs", "1", "--cell-timeout", "10")
+    assert done.returncode == 0, done.stderr
+    with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+    assert {name: rows[name]["total"] for name in sneaky} == {
+        "honest": "1", "by_path": "0", "by_import": "0"}
+    assert json.loads((out / "run.json").read_text())["library_hidden"] is True
+
+
+def test_sandboxed_python_cannot_import_a_hidden_library(tmp_path):
+    if sandbox.probe()[0] != "bwrap":
+        pytest.skip("hiding folders needs bubblewrap")
+    hide = grading.hidden_paths(SOLUTION, tmp_path, tmp_path, hide_library=True)
+    assert (ROOT / "scratchnn").resolve() in hide
+    check = "import course.testing\ntry:\n    import scratchnn.losses\nexcept ImportError:\n" \
+            "    print('blocked')\n"
+    argv = sandbox.wrap([sandbox.python(), "-c", check], tmp_path, list(hide), sandbox.Limits())
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "blocked", done.stderr
+
+
+# No sandbox -------------------------------------------------------------------------------
+
+HARNESS = r"""set -eu
+# Python under a mode-700 home (pyenv in /root) is out of reach of any other user: bring it
+# back for them, in this private mount namespace only, as a normal install would have it.
+if [ -n "${EXPOSE:-}" ]; then
+  spare=$(mktemp -d)
+  mount --bind "$EXPOSE" "$spare"
+  mount -t tmpfs -o mode=0755 tmpfs /root
+  mkdir -p "$EXPOSE"
+  mount --move "$spare" "$EXPOSE"
+fi
+export PATH="$STUBS:$PATH"
+"$@"   # not exec: as PID 1 of the namespace the grader would be immune to kill(-1)
+"""
+
+
+def _unreachable_by_others(path: Path) -> Path | None:
+    """``path`` when it lies under a /root that other users cannot enter (pyenv), else None."""
+    closed = not os.stat("/root").st_mode & 0o001
+    return path if closed and path.is_relative_to("/root") else None
+
+
+def grade_without_sandbox(tmp_path: Path, subs: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``python -m course grade`` where bwrap and unshare are stand-ins that fail, inside
+    a PID namespace of its own (kill(-1) cannot reach beyond it) and a private mount
+    namespace. Run as root; elsewhere a user namespace maps the caller to root."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    for name in ("bwrap", "unshare"):
+        (stubs / name).write_text(f"#!/bin/sh\necho 'stand-in {name}: namespaces are forbidden "
+                                  "here' >&2\nexit 1\n", encoding="utf-8")
+        (stubs / name).chmod(0o755)
+    (tmp_path / "harness.sh").write_text(HARNESS, encoding="utf-8")
+    expose = _unreachable_by_others(Path(sys.base_prefix).resolve())
+    env = {**os.environ, "STUBS": str(stubs), "EXPOSE": str(expose or "")}
+    namespaces = ["--pid", "--fork", "--mount-proc"]
+    if os.geteuid() != 0:
+        namespaces = ["--user", "--map-root-user", *namespaces]
+    return subprocess.run(
+        [shutil.which("unshare", path="/usr/bin:/bin"), *namespaces, "bash",
+         str(tmp_path / "harness.sh"), sys.executable, "-m", "course", "grade", str(SOLUTION),
+         str(subs), "--out", str(tmp_path / "out"), "--jobs", "2", "--cell-timeout", "6",
+         "--timeout", "60", *extra], capture_output=True, text=True, cwd=ROOT, env=env,
+        timeout=300)
+
+
+def _can_unshare() -> bool:
+    flags = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    try:
+        return subprocess.run(["unshare", *flags, "--pid", "--fork", "--mount-proc", "true"],
+                              capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+needs_unshare = pytest.mark.skipif(not _can_unshare(), reason="needs unshare --pid")
+
+
+@pytest.fixture
+def precious():
+    """A throw-away, root-owned folder that any user can see but not change."""
+    base = Path(tempfile.mkdtemp(prefix="precious-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    (base / "keep").mkdir(mode=0o755)
+    (base / "keep" / "file").write_text("do not delete", encoding="utf-8")
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def hostile_class(subs: Path, precious: Path) -> None:
+    """A correct student, and one whose last function deletes a folder and kills every
+    process it may signal; one more leaves a daemon behind that keeps killing."""
+    subs.mkdir()
+    nbformat.write(student(), subs / "correct.ipynb")
+    nbformat.write(student({"sgd_step": replace_body("sgd_step", f"""
+import os, shutil, signal
+shutil.rmtree({str(precious)!r}, ignore_errors=True)
+os.kill(-1, signal.SIGKILL)""")}), subs / "hostile.ipynb")
+    nbformat.write(student({"dense_forward": DAEMON}), subs / "a_daemon.ipynb")
+
+
+# A right answer, plus a daemon that outlives its own grading run (new session: not in the
+# process group the grader kills) and then kills whatever its user id runs next.
+DAEMON = """import os, signal, time
+
+def dense_forward(x, kernel, bias):
+    return x @ kernel + bias
+
+grading_run = os.getppid()   # the kernel's parent: this student's pytest
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        while True:
+            try:
+                os.kill(grading_run, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        end = time.time() + 40
+        while time.time() < end:
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            time.sleep(0.2)
+    os._exit(0)
+"""
+
+
+@needs_unshare
+def test_no_sandbox_means_no_grading(tmp_path, precious):
+    """Neither bubblewrap nor unshare works: the grader refuses, says how to fix it, and
+    runs nothing."""
+    hostile_class(tmp_path / "subs", precious)
+    done = grade_without_sandbox(tmp_path, tmp_path / "subs")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no sandbox works on this machine" in done.stderr
+    assert "stand-in bwrap: namespaces are forbidden here" in done.stderr
+    assert "apt-get install bubblewrap" in done.stderr and "--no-sandbox" in done.stderr
+    assert not (tmp_path / "out").exists()
+    assert (precious / "keep" / "file").exists()
+
+
+@needs_unshare
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="as a non-root user there is no other user to "
+                    "drop to: --no-sandbox then runs student code as you (documented)")
+def test_no_sandbox_flag_still_confines_student_code(tmp_path, precious):
+    """--no-sandbox as root: student code runs as an unprivileged user with the rlimits, so
+    the deletion fails, kill(-1) reaches only that student's own processes, and a daemon
+    left behind is killed before its user id grades anyone else."""
+    hostile_class(tmp_path / "subs", precious)
+    start = time.perf_counter()
+    done = grade_without_sandbox(tmp_path, tmp_path / "subs", "--no-sandbox")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARNING: NO SANDBOX" in done.stderr
+    assert (precious / "keep" / "file").read_text(encoding="utf-8") == "do not delete"
+    with open(tmp_path / "out" / "grades.csv", newline="", encoding="utf-8") as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+    assert float(rows["correct"]["total"]) == FULL, rows["correct"]
+    assert float(rows["a_daemon"]["total"]) == FULL, rows["a_daemon"]
+    hostile = {t for t in TEST_IDS if float(rows["hostile"][t]) > 0}
+    assert hostile == without(TEST_IDS, "sgd_step"), rows["hostile"]
+    assert "grading run ended abnormally" in rows["hostile"]["notes"]
+    run = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert run["isolation"] == "none" and run["no_sandbox_flag"] is True
+    assert "unprivileged user id" in run["student_code_runs_as"]
+    assert time.perf_counter() - start < 120
+
+
+@pytest.mark.skipif(sandbox.probe()[0] != "bwrap", reason="needs a working bubblewrap")
+def test_probe_works_with_a_symlinked_virtualenv(tmp_path):
+    """A checkout under /tmp whose .venv is a symlink to a virtualenv elsewhere under /tmp
+    (bwrap could not bind the venv onto the link the checkout's bind had brought)."""
+    checkout, real = tmp_path / "checkout", tmp_path / "venvs" / "real"
+    checkout.mkdir()
+    for package in ("course", "scratchnn"):
+        shutil.copytree(ROOT / package, checkout / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(real)], check=True)
+    site = next(real.glob("lib/python*/site-packages"))
+    ours = sysconfig.get_paths()["purelib"]
+    (site / "link.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+    (checkout / ".venv").symlink_to(real)
+    done = subprocess.run(
+        [str(checkout / ".venv" / "bin" / "python"), "-c",
+         "from course import sandbox; print(sandbox.__file__); print(sandbox.probe()[0])"],
+        capture_output=True, text=True, cwd=checkout, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(checkout)})
+    assert done.stdout.split() == [str(checkout / "course" / "sandbox.py"), "bwrap"], done.stderr
