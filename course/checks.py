@@ -5,11 +5,17 @@ The printed form is part of the course: a reader sees
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import numpy as np
 
-__all__ = ["parity", "relative_error", "numerical_gradient", "gradient_check"]
+__all__ = [
+    "parity", "relative_error", "numerical_gradient", "gradient_check", "claim", "varies",
+]
+
+# Marks a figure that legitimately differs from machine to machine (see ``varies``).
+VARIES = "†"
 
 
 def _as_float64(name: str, value) -> np.ndarray:
@@ -103,3 +109,33 @@ def gradient_check(analytic, numerical, tol: float = 1e-7, label: str = "") -> N
             "(the backward pass disagrees with finite differences)"
         )
     print(f"{_label(label)}relative error = {err:.1e} ≤ {tol:.0e} ✓")
+
+
+def varies(value: float, fmt: str = ".3g") -> str:
+    """Format a figure that differs from machine to machine, followed by ``†``.
+
+    Chaotic experiments (training near divergence, deep networks in their chaotic regime,
+    argmax accuracies after hundreds of steps) amplify the last bits of the CPU's BLAS
+    kernel into visible digits. Such figures are shown, marked ``†``, and not compared
+    between machines (course/nbval_sanitize.cfg masks them); the claim the cell makes is
+    checked instead, with ``claim``. ``f"{course.varies(62.257, '.2f')}"`` → ``'62.26†'``.
+    """
+    text = format(float(value), fmt)
+    if not re.fullmatch(r"[-+]?(nan|inf|\d[\d.]*(e[-+]?\d+)?%?)", text):
+        raise ValueError(f"varies() needs a plain number format, got {fmt!r} → {text!r}")
+    return text + VARIES
+
+
+def claim(holds, statement: str) -> None:
+    """Assert the claim a cell makes and print it: ``✓ statement``.
+
+    holds: the measured truth of the statement (a bool, or anything ``bool()`` accepts,
+    such as a NumPy comparison). statement: what a reader should conclude, with its
+    tolerance, e.g. ``"η = 30 averages more than 10× its starting loss"``; figures in it
+    that vary between machines go through ``varies``. Raises AssertionError with ``✗``
+    when the claim does not hold, so a changed experiment cannot silently contradict the
+    prose.
+    """
+    if not bool(holds):
+        raise AssertionError(f"✗ {statement}: the claim does not hold in this run")
+    print(f"✓ {statement}")

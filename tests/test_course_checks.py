@@ -54,3 +54,40 @@ def test_setup_is_deterministic_without_keras():
     a = course.setup(seed=3, keras=False).normal(size=3), np.random.normal(size=3)
     b = course.setup(seed=3, keras=False).normal(size=3), np.random.normal(size=3)
     np.testing.assert_array_equal(a[0], b[0]) and np.testing.assert_array_equal(a[1], b[1])
+
+
+def _sanitize(text: str) -> str:
+    """Apply course/nbval_sanitize.cfg exactly as nbval does (its own parser, rules in order)."""
+    import re
+    from pathlib import Path
+
+    from nbval.plugin import get_sanitize_patterns
+
+    cfg = (Path(__file__).parents[1] / "course" / "nbval_sanitize.cfg").read_text("utf-8")
+    for regex, replace in get_sanitize_patterns(cfg):
+        text = re.sub(regex, replace, text)
+    return text
+
+
+def test_claim_prints_the_statement_and_asserts_it(capsys):
+    course.claim(np.float64(3.0) > 1, "three exceeds one")
+    assert capsys.readouterr().out == "✓ three exceeds one\n"
+    with pytest.raises(AssertionError, match="✗ one exceeds three: the claim does not hold"):
+        course.claim(1 > 3, "one exceeds three")
+
+
+def test_varies_marks_the_figure_and_refuses_non_numbers():
+    assert course.varies(62.2574, ".2f") == "62.26†"
+    assert course.varies(7.71e19, ".1e") == "7.7e+19†"
+    assert course.varies(0.907, ".1%") == "90.7%†"
+    with pytest.raises(ValueError, match="plain number"):
+        course.varies(1234.5, ",.1f")
+
+
+def test_sanitizer_masks_only_figures_marked_as_varying():
+    line = f"η = 30: loss {course.varies(62.2574, '.2f')} (best 0.8210); ratio {course.varies(-1.5e-3, '.1e')}"
+    other = f"η = 30: loss {course.varies(4.3951, '.2f')} (best 0.8210); ratio {course.varies(2e-4, '.0e')}"
+    assert _sanitize(line) == _sanitize(other) == "η = 30: loss <varies>† (best 0.8210); ratio <varies>†"
+    # an unmarked figure is still compared: a change in it must show
+    assert _sanitize("best 0.8210") != _sanitize("best 0.8211")
+    assert _sanitize(f"best 0.8210, {course.varies(1.0)}") != _sanitize(f"best 0.8211, {course.varies(1.0)}")
