@@ -5,6 +5,8 @@ cache warm, as on any second install), executing each notebook in a fresh kernel
 book build cold and with nothing changed, each stage of the test suite, the grader, and
 chapter 04's row: the from-scratch MLP vs Keras `fit`, seconds per epoch and their ratio.
 Nothing here is asserted: budgets are read from the table, never from timed tests.
+A stage that fails becomes a row that says so ("failed …"), and the next stage still runs;
+the exit status is 1 when any row failed, after the whole table is printed.
 """
 from __future__ import annotations
 
@@ -23,10 +25,30 @@ from course.execute import DEFAULT_GLOBS, KERNEL_ARGS, ROOT, apply_kernel_env
 BUDGETS = {"notebook": 60.0, "book cold": 60.0, "book cached": 30.0}
 
 
+FAILED = "failed"
+
+
+class StageFailed(Exception):
+    """A measured command exited non-zero: the row reports it instead of a timing."""
+
+
 def _timed(cmd: list[str], **kw) -> float:
+    """Seconds ``cmd`` took; raises StageFailed (with the exit status) when it fails."""
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
-    return time.perf_counter() - start
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise StageFailed(f"exit status {done.returncode} after {seconds:.0f} s")
+    return seconds
+
+
+def _failure(err: Exception) -> str:
+    """One line for the table: what failed, never a traceback."""
+    if isinstance(err, StageFailed):
+        return f"{FAILED} ({err})"
+    first_line = (str(err).strip().splitlines() or [""])[0][:80]
+    return f"{FAILED} ({type(err).__name__}: {first_line})" if first_line else \
+        f"{FAILED} ({type(err).__name__})"
 
 
 def bench_install() -> tuple[str, str]:
@@ -44,11 +66,16 @@ def bench_notebooks() -> list[tuple[str, str]]:
         nb = nbformat.read(path, as_version=4)
         client = NotebookClient(nb, timeout=600, kernel_name="python3", extra_arguments=KERNEL_ARGS,
                                 resources={"metadata": {"path": str(path.parent)}})
+        label = f"execute {path.relative_to(ROOT)}"
         start = time.perf_counter()
-        client.execute()
+        try:
+            client.execute()
+        except Exception as err:  # a broken notebook is a row, not the end of the benchmark
+            rows.append((label, _failure(err)))
+            continue
         seconds = time.perf_counter() - start
         flag = "" if seconds < BUDGETS["notebook"] else "  OVER BUDGET"
-        rows.append((f"execute {path.relative_to(ROOT)}", f"{seconds:.1f} s (budget 60 s){flag}"))
+        rows.append((label, f"{seconds:.1f} s (budget 60 s){flag}"))
     return rows
 
 
@@ -64,8 +91,12 @@ def bench_book() -> list[tuple[str, str]]:
 
 def bench_tests() -> list[tuple[str, str]]:
     rows = []
-    for target in ("test-unit", "test-notebooks", "test-site"):
-        seconds = _timed(["make", "--no-print-directory", target], cwd=ROOT)
+    for target in ("test-unit", "test-notebooks", "test-portable", "test-site"):
+        try:
+            seconds = _timed(["make", "--no-print-directory", target], cwd=ROOT)
+        except StageFailed as err:
+            rows.append((f"make {target}", _failure(err)))
+            continue
         rows.append((f"make {target}", f"{seconds:.0f} s"))
     return rows
 
@@ -86,16 +117,34 @@ def print_table(rows: list[tuple[str, str]]) -> None:
         print(f"{label:<{width}}  {value}")
 
 
-def main() -> int:
+STAGES = {
+    "install": lambda: [bench_install()],
+    "notebooks": lambda: bench_notebooks(),
+    "optimizers (chapter 04)": lambda: bench_optimizers(),
+    "book": lambda: bench_book(),
+    "tests": lambda: bench_tests(),
+    "grader": lambda: bench_grader(),
+}
+
+
+def run_stages(stages: dict) -> list[tuple[str, str]]:
+    """Run every stage in order; a stage that raises becomes one "failed" row."""
     rows: list[tuple[str, str]] = []
-    for stage in (lambda: [bench_install()], bench_notebooks, bench_optimizers, bench_book, bench_tests,
-                  bench_grader):
-        new = stage()
+    for name, stage in stages.items():
+        try:
+            new = stage()
+        except Exception as err:  # keep going: the rows after a failure are still worth having
+            new = [(name, _failure(err))]
         rows += new
         for label, value in new:
             print(f"  {label}: {value}", flush=True)
+    return rows
+
+
+def main() -> int:
+    rows = run_stages(STAGES)
     print_table(rows)
-    return 0
+    return 1 if any(value.startswith(FAILED) for _, value in rows) else 0
 
 
 if __name__ == "__main__":
