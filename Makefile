@@ -20,10 +20,23 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export JUPYTER_PLATFORM_DIRS := 1
 
 NBVAL_FLAGS := --nbval --nbval-sanitize-with course/nbval_sanitize.cfg --nbval-cell-timeout 300
+
+# "Another machine" for the portability stage: stored outputs must survive another BLAS kernel,
+# NumPy without its AVX2/AVX-512 loops, and one thread everywhere (README, "Determinism").
+# Sandybridge is OpenBLAS's AVX kernel, which any x86-64 machine with AVX runs; ARMV8 the generic
+# Arm one. A feature NumPy does not have on this CPU is ignored, so the list is safe anywhere.
+PORTABLE_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 \
+                TF_NUM_INTEROP_THREADS=1 NPY_DISABLE_CPU_FEATURES=X86_V3,X86_V4,AVX512_ICL,AVX512_SPR
+ARCH := $(shell uname -m)
+ifeq ($(ARCH),x86_64)
+PORTABLE_ENV += OPENBLAS_CORETYPE=Sandybridge
+else ifeq ($(ARCH),aarch64)
+PORTABLE_ENV += OPENBLAS_CORETYPE=ARMV8
+endif
 NOTEBOOKS   := $(wildcard chapters/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
 JOBS        ?= 2
 
-.PHONY: help venv vendor system-deps book serve lab execute export exercises grade bench test test-unit test-notebooks test-book test-site clean distclean
+.PHONY: help venv vendor system-deps book serve lab execute export exercises grade bench test test-unit test-notebooks test-portable test-book test-site clean distclean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -101,8 +114,8 @@ bench: $(STAMP) vendor system-deps ## print a table of install, execution, build
 
 # --- tests -------------------------------------------------------------------------------
 
-test: $(STAMP) vendor system-deps ## the whole suite: unit, parity, sync, nbval, grader, book build, site
-	$(MAKE) --no-print-directory test-unit test-notebooks test-book test-site
+test: $(STAMP) vendor system-deps ## the whole suite: unit, parity, sync, nbval (here and as another CPU), grader, book, site
+	$(MAKE) --no-print-directory test-unit test-notebooks test-portable test-book test-site
 	@echo "make test: all checks passed"
 
 test-unit: $(STAMP) ## unit, parity, property, sync and grader tests
@@ -110,6 +123,10 @@ test-unit: $(STAMP) ## unit, parity, property, sync and grader tests
 
 test-notebooks: $(STAMP) ## strict nbval over chapters/ and solutions/
 	$(VENV)/bin/pytest $(NOTEBOOKS) $(NBVAL_FLAGS) -n $(JOBS) --dist loadfile -p no:cacheprovider -q
+
+test-portable: $(STAMP) ## nbval again as another CPU computes: other BLAS kernel, no AVX2 NumPy, 1 thread
+	env $(PORTABLE_ENV) $(VENV)/bin/pytest $(NOTEBOOKS) $(NBVAL_FLAGS) -n $(JOBS) --dist loadfile \
+	  -p no:cacheprovider -q
 
 test-book: book ## the book builds with warnings as errors
 
