@@ -27,9 +27,9 @@ class DropoutNet:
 
         np.random.seed(seed)  # Dense's Glorot-uniform draws from NumPy's global generator
         self.dense = [Dense(hidden, activation="relu"), Dense(hidden, activation="relu"), Dense(1)]
-        self.dense[0].build(2)
-        self.dense[1].build(hidden)
-        self.dense[2].build(hidden)
+        self.dense[0].build((None, 2))
+        self.dense[1].build((None, hidden))
+        self.dense[2].build((None, hidden))
         self.drops = [Dropout(rate, seed=seed + 1), Dropout(rate, seed=seed + 2)]
         self.test_scale = 1.0
 

@@ -5,6 +5,8 @@
 import numpy as np
 from scipy.special import erf, erfc  # erf for GELU; SciPy is scratchnn's only other dependency
 
+from scratchnn.foundations import Layer  # chapter 00's layer protocol
+
 SQRT_2 = np.sqrt(2.0)
 SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
 
@@ -253,14 +255,14 @@ def maxout_backward(grad, x, num_units, axis=-1):
     return np.moveaxis(dx.reshape(x.shape), -1, axis)
 
 
-class PReLU:
+class PReLU(Layer):
     """keras.layers.PReLU: max(x, 0) + alpha·min(x, 0) with a *learned* slope alpha
     (He et al., 2015), one per feature: alpha has shape x.shape[1:], like Keras's default
     (shared_axes=None).
 
     alpha_initializer: "zeros" (Keras's default: the layer starts as a ReLU) or a number
     (Keras needs keras.initializers.Constant(v) for that). forward(x) caches x; backward(grad)
-    returns ∂L/∂x and stores ∂L/∂alpha in ``alpha_grad``.
+    returns ∂L/∂x and stores [∂L/∂alpha] in ``grads``, aligned with ``params`` = [alpha].
     """
 
     def __init__(self, alpha_initializer="zeros"):
@@ -269,17 +271,25 @@ class PReLU:
 
     def build(self, input_shape, dtype=np.float64):
         value = 0.0 if self.alpha_initializer == "zeros" else float(self.alpha_initializer)
-        self.alpha = np.full(input_shape[1:], value, dtype=dtype)
+        self.alpha = np.full(tuple(input_shape)[1:], value, dtype=dtype)
+        return super().build(input_shape)
+
+    @property
+    def params(self):
+        return [self.alpha]
+
+    def get_config(self):
+        return {"alpha_initializer": self.alpha_initializer}
 
     def forward(self, x, training=False):
         x = _float(x)
-        if self.alpha is None:
+        if not self.built:
             self.build(x.shape, x.dtype)
         self.x = x
         return np.maximum(x, 0) + self.alpha * np.minimum(x, 0)
 
     def backward(self, grad):
-        self.alpha_grad = np.sum(grad * np.minimum(self.x, 0), axis=0)
+        self.grads = [np.sum(grad * np.minimum(self.x, 0), axis=0)]  # ∂L/∂alpha
         return grad * np.where(self.x > 0, 1, self.alpha)
 
 
@@ -311,3 +321,37 @@ def get(name):
 def get_derivative(name):
     """The derivative of the element-wise activation called ``name``."""
     return ACTIVATIONS["silu" if name == "swish" else name][1]
+
+
+class Activation(Layer):
+    """keras.layers.Activation(activation): an activation as a layer without weights.
+
+    activation: a name of ACTIVATIONS, "swish" or "softmax" (over the last axis).
+    Shapes: x any → y same shape. forward caches what backward needs.
+    """
+
+    def __init__(self, activation):
+        known = sorted([*ACTIVATIONS, "swish", "softmax"])
+        if activation not in known:
+            raise ValueError(f"unknown activation {activation!r}; choose from {known}")
+        self.activation = activation
+
+    def get_config(self):
+        return {"activation": self.activation}
+
+    def forward(self, x, training=False):
+        x = _float(x)
+        y = get(self.activation)(x)
+        self._cache = (x, y)
+        return y
+
+    def backward(self, grad):
+        """dL/dy → dL/dx: grad ⊙ f′(x), or softmax's s ⊙ (g − Σ g·s) along the last axis."""
+        x, y = self._cache
+        grad = _float(grad)
+        if grad.shape != x.shape:
+            raise ValueError(f"Activation({self.activation!r}).backward expects grad of shape "
+                             f"{x.shape}, got {grad.shape}")
+        if self.activation == "softmax":
+            return y * (grad - np.sum(grad * y, axis=-1, keepdims=True))
+        return grad * get_derivative(self.activation)(x)

@@ -4,6 +4,8 @@
 
 import numpy as np
 
+from scratchnn.foundations import Layer  # chapter 00's layer protocol
+
 
 def _check_rate(rate):
     """A dropout rate as keras.layers.Dropout validates it: a number with 0 ≤ rate ≤ 1.
@@ -62,7 +64,7 @@ def apply_dropout_backward(grad, mask, rate):
     return apply_dropout(grad, mask, rate)
 
 
-class Dropout:
+class Dropout(Layer):
     """keras.layers.Dropout(rate, noise_shape=None, seed=None) in NumPy: inverted dropout.
 
     ``rate`` is the probability of DROPPING a unit (Keras and PyTorch; the original paper's p
@@ -91,7 +93,6 @@ class Dropout:
         # seed=None: a seed drawn from NumPy's global generator, so that seeding it (as
         # course.setup does, like keras.utils.set_random_seed for Keras) makes runs repeatable.
         self._rng = np.random.default_rng(np.random.randint(2**31) if seed is None else seed)
-        self.params, self.grads = [], []   # no weights: lets it sit in a list of layers
         self.mask = None
         self._shape = None
 

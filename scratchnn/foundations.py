@@ -32,7 +32,94 @@ def glorot_uniform(shape):
     return np.random.uniform(-limit, limit, size=shape)
 
 
-class Dense:
+class Layer:
+    """The protocol every scratchnn layer speaks, so that Sequential (and any training loop)
+    can stack and train layers it knows nothing about; Keras's ``keras.layers.Layer`` with the
+    backward pass written by hand.
+
+        build(input_shape) -> output_shape  create the weights for inputs of this shape (batch
+                                            first, e.g. (None, 64)); sets ``built``
+        forward(x, training=False) -> y     builds on first use; caches what backward needs
+        backward(grad) -> dL/dx             grad is dL/dy; stores ``grads``
+        params, grads                       trainable arrays (an optimizer updates ``params``
+                                            in place) and their gradients, in the same order
+        get_weights(), set_weights(list)    every array of Keras's ``layer.get_weights()``, in
+                                            its order, non-trainable ones included
+        get_config()                        the constructor arguments, as Keras's
+
+    The defaults below describe a layer without weights whose output has its input's shape
+    (an activation, dropout). A layer with weights overrides ``build``, ``params`` and, if it
+    keeps non-trainable arrays, ``weights``; ``get_weights`` and ``set_weights`` then work as is.
+    """
+
+    built = False
+    grads = ()  # set by backward
+
+    def build(self, input_shape):
+        self.built = True
+        return self.compute_output_shape(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        raise NotImplementedError(f"{type(self).__name__} must define forward(x, training)")
+
+    def backward(self, grad):
+        raise NotImplementedError(f"{type(self).__name__} must define backward(grad)")
+
+    @property
+    def params(self):
+        return []
+
+    @property
+    def weights(self):
+        """The arrays get_weights copies and set_weights fills, in Keras's order."""
+        return self.params
+
+    def get_weights(self):
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Copy ``weights`` into the layer's arrays, checking their number and shapes."""
+        if not self.built:
+            raise ValueError(f"{type(self).__name__}.set_weights: build the layer first "
+                             "(call build(input_shape) or forward once)")
+        current, weights = self.weights, list(weights)
+        if len(weights) != len(current):
+            raise ValueError(f"{type(self).__name__}.set_weights: expected {len(current)} arrays "
+                             f"of shapes {[w.shape for w in current]}, got {len(weights)}")
+        for i, (target, w) in enumerate(zip(current, weights)):
+            w = np.asarray(w, dtype=target.dtype)
+            if w.shape != target.shape:
+                raise ValueError(f"{type(self).__name__}.set_weights: array {i} should have "
+                                 f"shape {target.shape}, got {w.shape}")
+            target[...] = w
+
+    def get_config(self):
+        return {}
+
+
+def get_activation(activation):
+    """(f, f′) for an activation: one of the names above, any element-wise activation of
+    chapter 02 (``scratchnn.activations``), or a pair of functions (f, f′) given directly."""
+    if activation is None:
+        return ACTIVATIONS["linear"]
+    if isinstance(activation, tuple) and len(activation) == 2 and all(map(callable, activation)):
+        return activation
+    known = dict(ACTIVATIONS)
+    try:  # chapter 02's table: selu, gelu, silu, elu, …
+        from scratchnn.activations import ACTIVATIONS as more
+        known = {**more, **ACTIVATIONS}
+    except ImportError:
+        pass
+    if activation not in known:
+        raise ValueError(f"unknown activation {activation!r}; choose from {sorted(known)} "
+                         "or pass a pair of functions (f, f_prime)")
+    return known[activation]
+
+
+class Dense(Layer):
     """A fully connected layer, y = activation(x @ kernel + bias), mirroring keras.layers.Dense.
 
     Shapes: x (batch, fan_in) → y (batch, units); kernel (fan_in, units); bias (units,).
@@ -43,22 +130,18 @@ class Dense:
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros"):
-        if activation is None:
-            activation = "linear"
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        self.f, self.f_prime = get_activation(activation)  # fails early on a typo
         self.units = int(units)
-        self.activation = activation
+        self.activation = "linear" if activation is None else activation
         self.use_bias = use_bias
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
         self.kernel = self.bias = None
-        self.grads = []
         self._cache = None
 
-    def build(self, fan_in):
-        """Create kernel (fan_in, units) and bias (units,)."""
-        shape = (fan_in, self.units)
+    def build(self, input_shape):
+        """Create kernel (fan_in, units) and bias (units,) for inputs (batch, fan_in)."""
+        shape = (int(input_shape[-1]), self.units)
         init = self.kernel_initializer
         if init == "glorot_uniform":
             self.kernel = glorot_uniform(shape)
@@ -69,72 +152,86 @@ class Dense:
         if self.use_bias:
             self.bias = np.zeros(self.units) if self.bias_initializer == "zeros" else np.asarray(
                 self.bias_initializer((self.units,)), dtype=np.float64)
+        return super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
 
     @property
     def params(self):
         """Trainable arrays, updated in place by an optimizer: [kernel, bias] (or [kernel])."""
         return [self.kernel, self.bias] if self.use_bias else [self.kernel]
 
-    def get_weights(self):
-        return [p.copy() for p in self.params]
-
     def set_weights(self, weights):
-        """Load [kernel, bias] (same layout as Keras's layer.get_weights())."""
-        if self.kernel is None:
-            self.build(np.shape(weights[0])[0])
-        for p, w in zip(self.params, weights):
-            w = np.asarray(w, dtype=p.dtype)
-            if w.shape != p.shape:
-                raise ValueError(f"Dense(units={self.units}).set_weights: expected shape {p.shape}, got {w.shape}")
-            p[...] = w
+        """Load [kernel, bias] (Keras's layer.get_weights() layout); builds from the kernel."""
+        if not self.built:
+            self.build((None, np.shape(weights[0])[0]))
+        super().set_weights(weights)
+
+    def get_config(self):
+        return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias}
 
     def forward(self, x, training=False):
         """x (batch, fan_in) → activation(x @ kernel + bias), shape (batch, units)."""
         x = np.asarray(x, dtype=np.float64)
-        if self.kernel is None:
+        if not self.built:
             if x.ndim != 2:
                 raise ValueError(f"Dense expects a 2-D input (batch, features), got shape {x.shape}")
-            self.build(x.shape[1])
+            self.build(x.shape)
         fan_in = self.kernel.shape[0]
         if x.ndim != 2 or x.shape[1] != fan_in:
-            raise ValueError(f"Dense(units={self.units}) expects input of shape (batch, {fan_in}), got {x.shape}")
+            raise ValueError(f"Dense(units={self.units}) expects input of shape "
+                             f"(batch, {fan_in}), got {x.shape}")
         z = x @ self.kernel
         if self.use_bias:
             z = z + self.bias
         self._cache = (x, z)  # backward needs the input and the pre-activation
-        f, _ = ACTIVATIONS[self.activation]
-        return f(z)
+        return self.f(z)
 
     def backward(self, grad):
-        """grad = dL/dy (batch, units) → dL/dx (batch, fan_in); sets self.grads = [dL/dkernel, dL/dbias]."""
+        """grad = dL/dy (batch, units) → dL/dx (batch, fan_in);
+        sets self.grads = [dL/dkernel, dL/dbias]."""
         if self._cache is None:
             raise RuntimeError("call forward before backward")
         x, z = self._cache
         grad = np.asarray(grad, dtype=np.float64)
         if grad.shape != z.shape:
-            raise ValueError(f"Dense(units={self.units}).backward expects grad of shape {z.shape}, got {grad.shape}")
-        _, df = ACTIVATIONS[self.activation]
-        dz = grad * df(z)                   # chain rule through the activation
+            raise ValueError(f"Dense(units={self.units}).backward expects grad of shape "
+                             f"{z.shape}, got {grad.shape}")
+        dz = grad * self.f_prime(z)         # chain rule through the activation
         d_kernel = x.T @ dz                 # (fan_in, batch) @ (batch, units)
         self.grads = [d_kernel, dz.sum(axis=0)] if self.use_bias else [d_kernel]
         return dz @ self.kernel.T           # (batch, units) @ (units, fan_in)
 
 
-class Sequential:
-    """A stack of layers run in order; backward runs them in reverse (mirrors keras.Sequential)."""
+class Sequential(Layer):
+    """A stack of layers run in order; backward runs them in reverse (mirrors keras.Sequential).
+
+    Any layer that speaks the ``Layer`` protocol fits, from this chapter or a later one:
+    ``Sequential([Dense(8, "tanh"), BatchNormalization(), Activation("relu"), Dense(3)])``.
+    ``set_weights(keras_model.get_weights())`` loads the weights of the same Keras model.
+    """
 
     def __init__(self, layers):
         self.layers = list(layers)
 
     def build(self, input_shape):
-        """Create every layer's weights for inputs of shape (batch, features), as keras.Model.build."""
-        fan_in = input_shape[-1]
+        """Build every layer, threading the shape through them, as keras.Model.build does."""
+        shape = tuple(input_shape)
         for layer in self.layers:
-            if layer.kernel is None:
-                layer.build(fan_in)
-            fan_in = layer.units
+            shape = layer.compute_output_shape(shape) if layer.built else layer.build(shape)
+        self.built = True
+        return shape
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
 
     def forward(self, x, training=False):
+        if not self.built:
+            self.build(np.shape(x))
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
@@ -152,19 +249,30 @@ class Sequential:
     def grads(self):
         return [g for layer in self.layers for g in layer.grads]
 
-    def get_weights(self):
-        """[kernel0, bias0, kernel1, bias1, …] — the same list keras.Model.get_weights() returns."""
-        return [w for layer in self.layers for w in layer.get_weights()]
+    @property
+    def weights(self):
+        """[kernel0, bias0, kernel1, bias1, …]: the list keras.Model.get_weights() returns."""
+        return [w for layer in self.layers for w in layer.weights]
 
     def set_weights(self, weights):
+        """Load a list like keras_model.get_weights(). An unbuilt model is built first: the
+        first array's first axis is the input width (a Dense kernel's fan_in, or the feature
+        count of a BatchNormalization's gamma)."""
+        if not self.built:
+            self.build((None, np.shape(weights[0])[0]))
         weights = list(weights)
-        for layer in self.layers:
-            n = 2 if layer.use_bias else 1
+        expected = sum(len(layer.weights) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"Sequential.set_weights: expected {expected} arrays (in the order of "
+                             f"keras_model.get_weights()), got {len(weights)}")
+        for layer in self.layers:  # each layer checks its own shapes, so errors name the layer
+            n = len(layer.weights)
             layer.set_weights(weights[:n])
             weights = weights[n:]
-        if weights:
-            raise ValueError(f"set_weights: {len(weights)} array(s) left over")
 
+    def get_config(self):
+        return {"layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self.layers]}
 
 def binary_crossentropy_with_logits(y_true, logits):
     """Mean binary cross-entropy on logits, and its gradient with respect to the logits.

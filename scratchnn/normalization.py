@@ -4,6 +4,8 @@
 
 import numpy as np
 
+from scratchnn.foundations import Layer  # chapter 00's layer protocol
+
 
 def _param(value, name, size):
     """A float64 parameter vector of length ``size`` from a number ("zeros"/"ones" also accepted)."""
@@ -14,7 +16,7 @@ def _param(value, name, size):
     return np.full(size, float(value))
 
 
-class BatchNormalization:
+class BatchNormalization(Layer):
     """keras.layers.BatchNormalization for inputs whose features sit on ``axis`` (Ioffe & Szegedy, 2015).
 
     training=True:  y = gamma·(x − μ_B)/√(σ²_B + epsilon) + beta with the batch mean μ_B and the
@@ -58,11 +60,22 @@ class BatchNormalization:
         self.beta = _param(b, "beta_initializer", c) if self.center else None
         self.moving_mean = _param(mm, "moving_mean_initializer", c)
         self.moving_variance = _param(mv, "moving_variance_initializer", c)
+        return super().build(input_shape)
 
     @property
     def params(self):
         """Trainable arrays, updated in place by an optimizer: [gamma, beta] (those that exist)."""
         return [p for p in (self.gamma, self.beta) if p is not None]
+
+    @property
+    def weights(self):
+        """[gamma, beta, moving_mean, moving_variance]: Keras's get_weights() order (gamma and
+        beta only when scale / center are on)."""
+        return self.params + [self.moving_mean, self.moving_variance]
+
+    def get_config(self):
+        return {"axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale}
 
     def set_weights(self, weights):
         """Load [gamma, beta, moving_mean, moving_variance] (Keras's get_weights() order; gamma and
@@ -104,7 +117,7 @@ class BatchNormalization:
         x = np.asarray(x)
         if not np.issubdtype(x.dtype, np.floating):
             x = x.astype(np.float64)
-        if self.moving_mean is None:
+        if not self.built:
             self.build(x.shape)
         c = self.moving_mean.shape[0]
         if x.ndim < 2 or not -x.ndim <= self.axis < x.ndim or x.shape[self.axis] != c:

@@ -105,7 +105,7 @@ def test_set_weights_rejects_wrong_shapes():
     model = make_mlp()
     weights = model.get_weights()
     weights[0] = weights[0].T
-    with pytest.raises(ValueError, match="expected shape"):
+    with pytest.raises(ValueError, match=r"Dense.set_weights: array 0 should have shape \(3, 5\)"):
         model.set_weights(weights)
 
 
@@ -254,3 +254,90 @@ def test_property_one_sgd_step_matches_keras(batch, fan_in, hidden, seed):
     sgd_step(model.params, grads, learning_rate=0.5)
     for ours, theirs in zip(model.get_weights(), km.get_weights()):
         course.parity(ours, theirs, tol=1e-12)
+
+
+# --- the layer protocol: any scratchnn layer in a Sequential, loaded from and trained like Keras
+
+def _protocol_models(rate):
+    """The same five-layer model in scratchnn and in Keras (float64), Keras's weights in both."""
+    import keras
+
+    from scratchnn.activations import Activation
+    from scratchnn.dropout import Dropout
+    from scratchnn.normalization import BatchNormalization
+
+    keras.utils.set_random_seed(3)
+    theirs = keras.Sequential([
+        keras.Input((5,), dtype="float64"),
+        keras.layers.Dense(8, activation="tanh", dtype="float64"),
+        keras.layers.BatchNormalization(dtype="float64"),
+        keras.layers.Activation("relu", dtype="float64"),
+        keras.layers.Dropout(rate, dtype="float64"),
+        keras.layers.Dense(3, dtype="float64"),
+    ])
+    ours = Sequential([Dense(8, activation="tanh"), BatchNormalization(), Activation("relu"),
+                       Dropout(rate), Dense(3)])
+    weights = theirs.get_weights()
+    rng = np.random.default_rng(4)  # non-trivial BN statistics, so that loading them matters
+    weights[2:6] = [rng.uniform(0.5, 2, 8), rng.normal(size=8), rng.normal(size=8),
+                    rng.uniform(0.5, 2, 8)]
+    theirs.set_weights(weights)
+    ours.set_weights(weights)
+    return ours, theirs
+
+
+def test_sequential_of_any_layers_loads_keras_weights_and_agrees_in_inference():
+    ours, theirs = _protocol_models(rate=0.5)
+    assert ours.build((None, 5)) == (None, 3)
+    for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # the same arrays in Keras's order, BN stats included
+    x = np.random.default_rng(5).normal(size=(16, 5))
+    course.parity(ours.forward(x), theirs(x, training=False).numpy(), tol=1e-10,
+                  label="Sequential inference vs Keras")
+    names = [layer["class_name"] for layer in ours.get_config()["layers"]]
+    assert names == ["Dense", "BatchNormalization", "Activation", "Dropout", "Dense"]
+
+
+def test_sequential_of_any_layers_trains_one_epoch_like_keras_fit():
+    import keras
+
+    from scratchnn.losses import SparseCategoricalCrossentropy
+    from scratchnn.optimizers import SGD
+    from scratchnn.regularizers import fit
+
+    ours, theirs = _protocol_models(rate=0.0)  # rate 0: Keras's dropout masks cannot be drawn here
+    rng = np.random.default_rng(6)
+    # Keras's fit hands NumPy inputs over as float32 and its learning rate is a float32
+    # variable: inputs exact in float32, and 0.25 (0.1 is not exact: 1e-9 apart after 4 steps)
+    x = rng.normal(size=(64, 5)).astype(np.float32).astype(np.float64)
+    y = rng.integers(0, 3, size=64)
+    theirs.compile(keras.optimizers.SGD(0.25),
+                   keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64"))
+    theirs.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    fit(ours, x, y, SparseCategoricalCrossentropy(from_logits=True, dtype="float64"), SGD(0.25),
+        epochs=1, batch_size=16)
+    for i, (a, b) in enumerate(zip(ours.get_weights(), theirs.get_weights())):
+        course.parity(a, b, tol=1e-10, label=f"weight {i} after one epoch")  # BN stats included
+
+
+def test_a_layer_reports_a_wrong_number_or_shape_of_weights():
+    ours, theirs = _protocol_models(rate=0.5)
+    weights = theirs.get_weights()
+    with pytest.raises(ValueError, match="Sequential.set_weights: expected 8 arrays"):
+        ours.set_weights(weights[:-1])
+    weights[0] = weights[0].T
+    with pytest.raises(ValueError, match=r"Dense.set_weights: array 0 should have shape \(5, 8\), got \(8, 5\)"):
+        ours.set_weights(weights)
+
+
+def test_dense_takes_any_chapter_02_activation_or_a_pair():
+    x = np.linspace(-2, 2, 12).reshape(4, 3)
+    from scratchnn.activations import selu, selu_derivative
+
+    np.random.seed(0)
+    by_name = Dense(2, activation="selu")
+    y = by_name.forward(x)
+    by_pair = Dense(2, activation=(selu, selu_derivative))
+    by_pair.set_weights(by_name.get_weights())
+    np.testing.assert_array_equal(by_pair.forward(x), y)
+    np.testing.assert_array_equal(by_pair.backward(np.ones_like(y)), by_name.backward(np.ones_like(y)))

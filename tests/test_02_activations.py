@@ -13,6 +13,7 @@ from hypothesis.extra import numpy as hnp
 import keras
 import tensorflow as tf
 
+import course
 from course.activations_02 import check_activation
 from scratchnn import activations as A
 
@@ -160,7 +161,8 @@ def test_prelu_matches_keras_layer_forward_and_backward():
     ours.alpha[:] = alpha
     np.testing.assert_allclose(ours.forward(x), y_k.numpy(), atol=1e-14)
     np.testing.assert_allclose(ours.backward(up), tape.gradient(loss, xt).numpy(), atol=1e-14)
-    np.testing.assert_allclose(ours.alpha_grad, tape.gradient(loss, layer.alpha).numpy(), atol=1e-13)
+    np.testing.assert_allclose(ours.grads[0], tape.gradient(loss, layer.alpha).numpy(), atol=1e-13)
+    assert len(ours.params) == len(ours.grads) == 1 and ours.params[0] is ours.alpha
 
 
 def test_prelu_default_starts_as_relu_like_keras():
@@ -385,3 +387,30 @@ def test_figures_and_explorer_build(monkeypatch):
 def test_keras_activation_layers_match(layer, ours):
     x = BATCH.astype("float32")
     np.testing.assert_allclose(ours(x), layer()(x).numpy(), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid", "selu", "gelu", "silu", "softplus",
+                                  "elu", "softmax"])
+def test_activation_layer_matches_keras_forward_and_backward(name):
+    x = RNG.normal(size=(8, 5)) * 2
+    up = RNG.normal(size=(8, 5))
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y_k = keras.layers.Activation(name, dtype="float64")(xt)
+        loss = tf.reduce_sum(y_k * up)
+    ours = A.Activation(name)
+    assert ours.build((None, 5)) == (None, 5) and ours.params == [] and ours.get_weights() == []
+    tol = 1e-7 if name == "gelu" else 1e-12  # TF's float64 erf is ~5e-9 from SciPy's (TOL above)
+    course.parity(ours.forward(x), y_k.numpy(), tol, f"Activation({name!r}) forward")
+    course.parity(ours.backward(up), tape.gradient(loss, xt).numpy(), tol,
+                  f"Activation({name!r}) backward")
+
+
+def test_activation_layer_names_the_choices_and_checks_the_gradient_shape():
+    with pytest.raises(ValueError, match="unknown activation 'rleu'; choose from .*'relu'"):
+        A.Activation("rleu")
+    layer = A.Activation("relu")
+    layer.forward(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"expects grad of shape \(2, 3\), got \(3, 2\)"):
+        layer.backward(np.ones((3, 2)))
