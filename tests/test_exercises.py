@@ -12,6 +12,7 @@ from conftest import ROOT
 from course import exercises
 from course.exercises import graded_tests_passing_blank as passing_blank
 from course.exercises import make_exercise, stub_source
+from course.testing import check_close
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 SANITIZE = ROOT / "course" / "nbval_sanitize.cfg"
@@ -78,6 +79,19 @@ def test_solution_notebook_conventions(path):
         if exercises.is_hidden_test(cell):
             assert cell.source.startswith("# NBVAL_CHECK_OUTPUT\n")
             assert cell.execution_count is not None and cell.outputs, "hidden outputs must be stored"
+
+
+# --------------------------------------------------------------------------- test helpers
+
+def test_check_close_names_a_matching_slip():
+    slips = {"used the textbook ½λ‖w‖²": [0.5], "forgot the penalty": [0.0]}
+    check_close("penalty", [1.0], [1.0], tol=1e-12, slips=slips)     # right: no error
+    with pytest.raises(AssertionError, match="exactly what you get when you used the textbook"):
+        check_close("penalty", [0.5], [1.0], tol=1e-12, hint="generic", slips=slips)
+    with pytest.raises(AssertionError, match="Hint: generic"):        # no slip matches
+        check_close("penalty", [0.7], [1.0], tol=1e-12, hint="generic", slips=slips)
+    with pytest.raises(AssertionError, match="(?s)shape .*exactly what you get when you summed"):
+        check_close("dbias", [1.0, 2.0], [1.0, 2.0, 3.0], slips={"summed the wrong axis": [1, 2]})
 
 
 # --------------------------------------------------------------------------- sync

@@ -30,7 +30,8 @@ CANONICAL = grading.load_canonical(SOLUTION)
 TEST_IDS = [t.id for t in CANONICAL.tests]
 FULL = CANONICAL.max_points
 POINTS = {t.id: t.points for t in CANONICAL.tests}
-FUNCTIONS = ("dense_forward", "dense_backward", "numerical_gradient", "sgd_step")
+FUNCTIONS = ("dense_forward", "dense_backward", "numerical_gradient", "dense_tanh_backward",
+             "sgd_step")
 
 
 def solution_sources() -> dict[str, str]:
@@ -126,12 +127,13 @@ return grad"""),
     add("fork_bomb", student({"sgd_step": replace_body(
         "sgd_step", "import os\nwhile True:\n    os.fork()")}),
         without(all_ids, "sgd_step"))
+    # dense_tanh_backward calls dense_backward, and its visible test numerical_gradient.
     add("memory_bomb", student({"dense_backward": replace_body(
         "dense_backward", "hog = [bytearray(256 * 1024**2) for _ in range(64)]\nreturn hog")}),
-        without(all_ids, "dense_backward"))
+        without(all_ids, "dense_backward", "tanh_backward"))
     add("huge_print", student({"numerical_gradient": replace_body(
         "numerical_gradient", 'print("x" * 1024**3)\nreturn np.zeros_like(x)')}),
-        without(all_ids, "numerical_gradient"))
+        without(all_ids, "numerical_gradient", "tanh_backward_visible"))
     # Full marks only if every escape attempt fails: the sandbox is what is being graded.
     add("snooper", student({"dense_forward": replace_body("dense_forward", f"""
 import socket
@@ -165,7 +167,7 @@ ip._showtraceback = lambda *args, **kwargs: None
 sys.excepthook = lambda *args: None
 def dense_forward(x, kernel, bias):
     raise NotImplementedError"""}, blank=("dense_backward",)),
-        without(all_ids, "dense_forward", "dense_backward"))
+        without(all_ids, "dense_forward", "dense_backward", "tanh_backward"))
     # Patches the in-kernel assert helpers: visible tests "pass", hidden output does not match.
     add("patched_asserts", student({"dense_forward": """
 import numpy as np
@@ -196,10 +198,17 @@ def dense_forward(x, kernel, bias):
     add("too_much_code", too_much, set(), "over 10 MB of code")
     # The answer key: tests of a function that calls the course's library earn nothing.
     # (Each of these earns full marks for that function when the grader lets it through.)
-    add("library_alias", student({"dense_forward": replace_body("dense_forward", """
-layer = reference.Dense(kernel.shape[1])
-layer.set_weights([kernel, bias])
-return layer.forward(x)""")}), without(all_ids, "dense_forward"),
+    # An alias bound in one cell and used in the next: the first cell is not graded, so the
+    # alias never exists, and the library is out of the sandbox anyway.
+    add("library_alias", student({
+        "dense_forward": "import scratchnn.foundations as ref\n" + solution_sources()[
+            "dense_forward"],
+        "dense_backward": replace_body("dense_backward", """
+layer = ref.Dense(kernel.shape[1])
+layer.set_weights([kernel, np.zeros(kernel.shape[1])])
+layer.forward(x)
+return (layer.backward(dy), *layer.grads)""")}),
+        without(all_ids, "dense_forward", "dense_backward", "tanh_backward"),
         "imports the course's library (dense_forward")
     add("library_import", student({"dense_backward": replace_body("dense_backward", """
 import scratchnn.foundations as F
@@ -207,7 +216,7 @@ layer = F.Dense(kernel.shape[1])
 layer.set_weights([kernel, np.zeros(kernel.shape[1])])
 layer.forward(x)
 dx = layer.backward(dy)
-return (dx, *layer.grads)""")}), without(all_ids, "dense_backward"),
+return (dx, *layer.grads)""")}), without(all_ids, "dense_backward", "tanh_backward"),
         "imports the course's library (dense_backward")
     add("library_dunder", student({"sgd_step": replace_body(
         "sgd_step", '__import__("scratch" + "nn.foundations").foundations.sgd_step('
@@ -322,10 +331,11 @@ def test_feedback_never_reveals_hidden_tests(graded):
 def test_feedback_explains_visible_failures(graded):
     _, _, out, _ = graded
     text = (out / "feedback" / "three_bugs.md").read_text(encoding="utf-8")
-    assert "Score: **2 / 16**" in text
+    assert f"Score: **2 / {FULL:g}**" in text
     assert "expected shape (2, 3), got shape (3, 2)" in text           # dkernel transposed
     assert "Hint:" in text and "wrong value at index" in text
-    assert "| dense_forward_hidden | hidden | 0 / 2 | failed |" in text
+    points = POINTS["dense_forward_hidden"]
+    assert f"| dense_forward_hidden | hidden | 0 / {points:g} | failed |" in text
 
 
 # --------------------------------------------------------------------------- cheap cases
@@ -382,7 +392,7 @@ def test_shards_merge_into_one_gradebook(tmp_path):
     with open(tmp_path / "all" / "grades.csv", newline="", encoding="utf-8") as fh:
         merged = list(csv.reader(fh))
     assert [r[0] for r in merged[1:]] == ["'+cy", "'-bo", "'=ana", "'@dee", "ed"]
-    assert all(r[-3:] == ["0", "16", "invalid notebook: not valid JSON (line 1, column 1)"]
+    assert all(r[-3:] == ["0", f"{FULL:g}", "invalid notebook: not valid JSON (line 1, column 1)"]
                for r in merged[1:]), merged
     assert sorted(p.stem for p in (tmp_path / "all" / "feedback").glob("*.md")) == names
     assert json.loads((tmp_path / "all" / "run.json").read_text())["command"] == "merge"
