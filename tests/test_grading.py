@@ -627,8 +627,12 @@ def test_library_calls_earn_nothing_in_chapter_03(tmp_path):
     with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
         row = next(csv.DictReader(fh))
     lost = [t for t in canonical.tests if t.id.startswith(("huber", "cce"))]
-    assert float(row["total"]) == canonical.max_points - sum(t.points for t in lost) == 10
+    assert float(row["total"]) == canonical.max_points - sum(t.points for t in lost) > 0
     assert row["notes"].count("imports the course's library") == 3, row["notes"]
+    # The assignment no longer imports the library, so the sandbox hides it as well (#16).
+    assert not canonical.imports_library
+    hidden = json.loads((out / "run.json").read_text())["library_hidden"]
+    assert hidden is (sandbox.probe()[0] == "bwrap")
 
 
 TINY_SETUP = "import course\nimport numpy as np\nfrom course.testing import check_close\n"
