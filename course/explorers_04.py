@@ -1,13 +1,12 @@
 """Chapter 04 helpers: the parity check for optimizer updates, the 2-D test surfaces and their
-trajectories, the digits MLP used by the training experiments and the benchmark, and the
-optimizer explorer (live widget + the static figure the site shows).
+trajectories, the digits data the training experiments use, and the optimizer explorer (live widget + the static figure the site shows).
 
 Nothing here imports Keras or TensorFlow; ``ipywidgets`` is imported only by the explorer.
 
     surface = SURFACES["rosenbrock"]
     path = trajectory(scratchnn.optimizers.Adam(0.05), surface, steps=500)
     plot_trajectories({"Adam": path}, surface)
-    losses = train_digits_mlp(scratchnn.optimizers.Adam(), epochs=10)
+    x_train, y_train, x_test, y_test = digits()
     optimizer_explorer()
 """
 from __future__ import annotations
@@ -22,9 +21,6 @@ __all__ = [
     "plot_explorer_view",
     "optimizer_explorer",
     "digits",
-    "digits_model",
-    "softmax_cross_entropy",
-    "train_digits_mlp",
     "OPTIMIZER_FACTORIES",
 ]
 
@@ -229,55 +225,3 @@ def digits(seed: int = 0):
     order = np.random.default_rng(seed).permutation(len(x))
     x, y = x[order] / 16.0, y[order]
     return x[:1437], y[:1437], x[1437:], y[1437:]
-
-
-def digits_model(seed: int = 0, hidden: int = 64):
-    """The 64-hidden-10 ReLU MLP of the experiments (scratchnn.foundations), Glorot-uniform
-    kernels drawn from NumPy's global generator after seeding it: the same init for every call."""
-    from scratchnn.foundations import Dense, Sequential
-
-    np.random.seed(seed)
-    model = Sequential([Dense(hidden, activation="relu"), Dense(10)])
-    model.build((None, 64))
-    return model
-
-
-def softmax_cross_entropy(labels, logits):
-    """Mean sparse categorical cross-entropy from logits and its gradient with respect to them.
-
-    labels: (batch,) integers; logits: (batch, classes). Returns (loss, dL/dlogits), the gradient
-    (softmax(logits) − one_hot(labels)) / batch. Keras: SparseCategoricalCrossentropy(from_logits=True).
-    """
-    z = logits - logits.max(axis=1, keepdims=True)
-    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    n = len(labels)
-    loss = -log_p[np.arange(n), labels].mean()
-    grad = np.exp(log_p)
-    grad[np.arange(n), labels] -= 1
-    return loss, grad / n
-
-
-def train_digits_mlp(optimizer, epochs: int = 10, batch_size: int = 32, seed: int = 0, data=None):
-    """Mini-batch training of ``digits_model(seed)`` with a scratchnn optimizer.
-
-    Every optimizer sees the same initial weights and the same batches (shuffled by ``seed``).
-    Returns a dict: loss (epochs,) mean training loss of each epoch's batches, test_accuracy
-    after the last epoch, and the model.
-    """
-    x, y, x_test, y_test = digits() if data is None else data
-    model = digits_model(seed)
-    order_rng = np.random.default_rng(seed + 1)
-    history = []
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows: that is the lesson
-        for _ in range(epochs):
-            order = order_rng.permutation(len(x))
-            losses = []
-            for start in range(0, len(x), batch_size):
-                idx = order[start:start + batch_size]
-                loss, grad = softmax_cross_entropy(y[idx], model.forward(x[idx], training=True))
-                model.backward(grad)
-                optimizer.apply(model.grads, model.params)
-                losses.append(loss)
-            history.append(float(np.mean(losses)))
-        accuracy = float(np.mean(model.forward(x_test).argmax(axis=1) == y_test))
-    return {"loss": np.array(history), "test_accuracy": accuracy, "model": model}

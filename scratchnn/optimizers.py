@@ -431,3 +431,98 @@ def check_schedule(schedule, total_steps):
             f"steps 0…{last} ({total_steps} steps = batches, not epochs). Scale the boundaries to "
             f"steps (epochs × steps per epoch) or train longer.")
     return float(schedule(last))
+
+
+class Callback:
+    """A hook into ``fit``, as keras.callbacks.Callback: override only what you need.
+
+        on_train_begin(model)                 before the first epoch
+        penalty(model) -> (value, grads)      a term added to the loss and its gradients (a
+                                              list aligned with model.params, or None), as
+                                              Keras adds model.losses; default: none
+        on_gradients(model, grads) -> grads   after backward, before the optimizer step:
+                                              clipping, pruning masks
+        on_batch_end(model)                   after the optimizer step: constraints, masks
+        on_epoch_end(epoch, logs, model)      logs holds the epoch's "loss" (and "val_loss");
+                                              a callback may add entries; True stops training
+        on_train_end(model)                   after the last epoch
+    """
+
+    def on_train_begin(self, model):
+        pass
+
+    def penalty(self, model):
+        return 0.0, None
+
+    def on_gradients(self, model, grads):
+        return grads
+
+    def on_batch_end(self, model):
+        pass
+
+    def on_epoch_end(self, epoch, logs, model):
+        return False
+
+    def on_train_end(self, model):
+        pass
+
+
+def fit(model, x, y, loss, optimizer, epochs=1, batch_size=32, validation_data=None,
+        callbacks=(), shuffle=True, seed=0):
+    """Mini-batch training, as keras.Model.fit: the one training loop of scratchnn.
+
+    model: any model of the layer protocol (a Sequential); x (n, …) and y (n, …) NumPy arrays;
+    loss: a scratchnn.losses class instance (it reduces over the batch as Keras's does, and
+    its ``gradient`` is that of the reduced loss); optimizer: a scratchnn optimizer.
+    Per batch: forward (training=True), loss and penalties, backward, each callback's
+    on_gradients, ``optimizer.apply``, each callback's on_batch_end.
+    shuffle: a new order every epoch from ``np.random.default_rng(seed)`` (Keras shuffles with
+    its own generator, so pass Keras the same order with shuffle=False to compare the two).
+    Returns the history, a dict of arrays with one entry per epoch: "loss" is the mean over the
+    epoch of each batch's loss (and penalties) before its step, weighted by batch size as
+    Keras's loss tracker does; "val_loss" the validation loss after the epoch plus the
+    penalties (Keras's evaluate adds them too); and whatever the callbacks log.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < 2 or len(x) != len(y):
+        raise ValueError(f"fit expects x of shape (n, features, …) and y with n rows; got x "
+                         f"{x.shape}, y {np.shape(y)}")
+    model.build(x.shape)
+    callbacks = list(callbacks)
+    order_rng = np.random.default_rng(seed)
+    history = {}
+    for callback in callbacks:
+        callback.on_train_begin(model)
+    for epoch in range(epochs):
+        order = order_rng.permutation(len(x)) if shuffle else np.arange(len(x))
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            out = model.forward(x[idx], training=True)
+            value = float(loss(y[idx], out))
+            penalties = [callback.penalty(model) for callback in callbacks]
+            model.backward(loss.gradient(y[idx], out))
+            grads = model.grads
+            for penalty, penalty_grads in penalties:
+                value += penalty
+                if penalty_grads is not None:
+                    grads = [g + pg for g, pg in zip(grads, penalty_grads)]
+            for callback in callbacks:
+                grads = callback.on_gradients(model, grads)
+            optimizer.apply(grads, model.params)
+            for callback in callbacks:
+                callback.on_batch_end(model)
+            total += value * len(idx)
+        logs = {"loss": total / len(x)}
+        if validation_data is not None:
+            x_val, y_val = validation_data
+            logs["val_loss"] = float(loss(y_val, model.forward(x_val))) + sum(
+                callback.penalty(model)[0] for callback in callbacks)
+        stop = [bool(callback.on_epoch_end(epoch, logs, model)) for callback in callbacks]
+        for key, value in logs.items():
+            history.setdefault(key, []).append(value)
+        if any(stop):
+            break
+    for callback in callbacks:
+        callback.on_train_end(model)
+    return {key: np.array(values) for key, values in history.items()}

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from course import gradient_check, numerical_gradient
-from course.explorers_04 import (SURFACES, allclose_parity, digits, digits_model, softmax_cross_entropy,
-                                 train_digits_mlp, trajectory)
+from course.explorers_04 import SURFACES, allclose_parity, digits, trajectory
 from scratchnn import optimizers as O
+from scratchnn.losses import SparseCategoricalCrossentropy
 
 K = keras.optimizers
 S = keras.optimizers.schedules
@@ -326,15 +326,6 @@ def test_surface_gradients(name):
         gradient_check(surface.grad(w), numerical_gradient(lambda v: surface.f(v), w), 1e-7)
 
 
-def test_softmax_cross_entropy_gradient_and_keras_value():
-    logits = RNG.normal(size=(16, 10)) * 3
-    labels = RNG.integers(0, 10, size=16)
-    loss, grad = softmax_cross_entropy(labels, logits)
-    gradient_check(grad, numerical_gradient(lambda z: softmax_cross_entropy(labels, z)[0], logits.copy()), 1e-7)
-    expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64")(labels, logits)
-    assert loss == pytest.approx(float(expected), rel=1e-12)
-
-
 def test_diverging_trajectory_is_cut_with_nan():
     path = trajectory(O.SGD(0.1), SURFACES["quadratic"], 200)   # 0.1 > 2/25: diverges
     assert np.isnan(path[-1]).all() and np.isfinite(path[0]).all()
@@ -342,18 +333,100 @@ def test_diverging_trajectory_is_cut_with_nan():
     assert np.linalg.norm(path[-1]) < 1e-2
 
 
-def test_one_epoch_equals_keras_fit_in_float64():
-    x, y, _, _ = data = digits()
-    ours = train_digits_mlp(O.Adam(2**-10, **EXACT), epochs=1, data=data)["model"]
-    order = np.random.default_rng(1).permutation(len(x))
+def _digits_mlp():
+    from scratchnn.foundations import Dense, Sequential
+
+    np.random.seed(0)
+    model = Sequential([Dense(64, activation="relu"), Dense(10)])
+    model.build((None, 64))
+    return model
+
+
+CROSS_ENTROPY = SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
+
+
+def test_one_epoch_of_fit_equals_keras_fit_in_float64():
+    x, y, _, _ = digits()
+    ours = _digits_mlp()
+    initial = ours.get_weights()
+    history = O.fit(ours, x, y, CROSS_ENTROPY, O.Adam(2**-10, **EXACT), epochs=1, seed=1)
+    order = np.random.default_rng(1).permutation(len(x))  # fit's first epoch
     model = keras.Sequential([keras.Input((64,), dtype="float64"),
                               keras.layers.Dense(64, activation="relu", dtype="float64"),
                               keras.layers.Dense(10, dtype="float64")])
-    model.set_weights(digits_model().get_weights())
+    model.set_weights(initial)
     model.compile(K.Adam(2**-10, **EXACT), keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64"))
-    model.fit(x[order], y[order], batch_size=32, epochs=1, shuffle=False, verbose=0)
+    keras_history = model.fit(x[order], y[order], batch_size=32, epochs=1, shuffle=False, verbose=0).history
     for a, b in zip(ours.get_weights(), model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+    # the reported loss is Keras's: the batch-size-weighted mean of the batches' losses (Keras
+    # accumulates it in a float32 metric, hence 1e-6)
+    assert history["loss"][0] == pytest.approx(keras_history["loss"][0], rel=1e-6)
+
+
+class Recorder(O.Callback):
+    """Logs every hook fit calls, and can stop training or zero the gradients."""
+
+    def __init__(self, stop_after=None, zero_grads=False):
+        self.calls, self.stop_after, self.zero_grads = [], stop_after, zero_grads
+
+    def on_train_begin(self, model):
+        self.calls.append("begin")
+
+    def on_gradients(self, model, grads):
+        self.calls.append("grads")
+        return [np.zeros_like(g) for g in grads] if self.zero_grads else grads
+
+    def on_batch_end(self, model):
+        self.calls.append("batch")
+
+    def on_epoch_end(self, epoch, logs, model):
+        self.calls.append(f"epoch {epoch}")
+        logs["seen"] = epoch
+        return self.stop_after is not None and epoch >= self.stop_after
+
+    def on_train_end(self, model):
+        self.calls.append("end")
+
+
+def test_fit_calls_the_callbacks_in_order_and_stops_when_one_asks():
+    x, y, _, _ = digits()
+    rec = Recorder(stop_after=1)
+    history = O.fit(_digits_mlp(), x[:64], y[:64], CROSS_ENTROPY, O.SGD(0.1), epochs=5,
+                    batch_size=32, callbacks=[rec])
+    assert rec.calls == ["begin", "grads", "batch", "grads", "batch", "epoch 0",
+                         "grads", "batch", "grads", "batch", "epoch 1", "end"]
+    assert list(history["seen"]) == [0, 1] and len(history["loss"]) == 2
+
+
+def test_fit_applies_what_on_gradients_returns_and_adds_penalties():
+    x, y, _, _ = digits()
+    model = _digits_mlp()
+    before = model.get_weights()
+    O.fit(model, x[:64], y[:64], CROSS_ENTROPY, O.SGD(0.1), callbacks=[Recorder(zero_grads=True)])
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # zero gradients: nothing moved
+
+    class Constant(O.Callback):
+        def penalty(self, model):
+            return 2.5, [np.zeros_like(p) for p in model.params]
+
+    plain = O.fit(_digits_mlp(), x[:64], y[:64], CROSS_ENTROPY, O.SGD(0.1),
+                  validation_data=(x[64:96], y[64:96]))
+    penalised = O.fit(_digits_mlp(), x[:64], y[:64], CROSS_ENTROPY, O.SGD(0.1),
+                      validation_data=(x[64:96], y[64:96]), callbacks=[Constant()])
+    assert penalised["loss"][0] == pytest.approx(plain["loss"][0] + 2.5, abs=1e-12)
+    assert penalised["val_loss"][0] == pytest.approx(plain["val_loss"][0] + 2.5, abs=1e-12)
+
+
+def test_fit_shuffles_reproducibly_and_rejects_mismatched_data():
+    x, y, _, _ = digits()
+    runs = [O.fit(_digits_mlp(), x[:96], y[:96], CROSS_ENTROPY, O.SGD(0.1), epochs=2, seed=s)["loss"]
+            for s in (0, 0, 1)]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+    with pytest.raises(ValueError, match=r"fit expects x of shape \(n, features, …\) and y with n rows"):
+        O.fit(_digits_mlp(), x[:10], y[:9], CROSS_ENTROPY, O.SGD())
 
 
 def test_allclose_parity_fails_loudly():
