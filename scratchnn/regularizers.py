@@ -4,6 +4,9 @@
 
 import numpy as np
 
+from scratchnn import optimizers  # chapter 04's fit
+from scratchnn.optimizers import Callback
+
 
 def _factor(value, name):
     """A penalty factor as Keras validates it: a finite, non-negative number."""
@@ -320,15 +323,44 @@ def apply_constraints(model, kernel_constraint=None, bias_constraint=None):
             layer.bias[...] = bc(layer.bias)
 
 
+class _Regularization(Callback):
+    """fit's callback for the penalties, constraints and early stopping of ``fit`` below."""
+
+    def __init__(self, kernel_regularizer, bias_regularizer, kernel_constraint, early_stopping):
+        self.regularizers = (kernel_regularizer, bias_regularizer)
+        self.kernel_constraint, self.early_stopping = kernel_constraint, early_stopping
+
+    def on_train_begin(self, model):
+        if self.early_stopping is not None:
+            self.early_stopping.on_train_begin()
+
+    def penalty(self, model):
+        return regularization(model, *self.regularizers)
+
+    def on_batch_end(self, model):
+        apply_constraints(model, self.kernel_constraint)  # Keras: right after each step
+
+    def on_epoch_end(self, epoch, logs, model):
+        logs["penalty"] = self.penalty(model)[0]
+        stop = self.early_stopping
+        return stop is not None and stop.on_epoch_end(epoch, logs[stop.monitor],
+                                                      model.get_weights())
+
+    def on_train_end(self, model):
+        best = None if self.early_stopping is None else self.early_stopping.on_train_end()
+        if best is not None:
+            model.set_weights(best)
+
+
 def fit(model, x, y, loss, optimizer, epochs, batch_size=32, kernel_regularizer=None,
         bias_regularizer=None, kernel_constraint=None, validation_data=None,
         early_stopping=None, shuffle=False, seed=0):
-    """Mini-batch training with penalties, constraints and early stopping, the way model.fit does it.
+    """Chapter 04's ``fit`` with penalties, constraints and early stopping given the Keras way.
 
-    model: scratchnn.foundations.Sequential of Dense layers (built); x (n, features), y (n, …);
-    loss: a scratchnn.losses class instance (use dtype="float64"); optimizer: scratchnn.optimizers.
-    Per batch: forward, loss + penalty, backward, add the penalty gradients, ``optimizer.apply``,
-    then the constraints. history["loss"] is the batch-size-weighted mean over the epoch of
+    model: a scratchnn Sequential (built); x (n, features), y (n, …); loss: a scratchnn.losses
+    class instance (use dtype="float64"); optimizer: scratchnn.optimizers. Per batch: forward,
+    loss + penalty, backward, add the penalty gradients, ``optimizer.apply``, then the
+    constraints. history["loss"] is the batch-size-weighted mean over the epoch of
     (loss + penalty) *before* each step, as Keras's loss tracker reports it; "val_loss" is the
     validation loss **plus the penalty** after the epoch (Keras's evaluate adds it too);
     "penalty" is the penalty after the epoch (subtract it to get the data loss alone).
@@ -339,39 +371,13 @@ def fit(model, x, y, loss, optimizer, epochs, batch_size=32, kernel_regularizer=
     if x.ndim != 2 or len(x) != len(y):
         raise ValueError(f"fit expects x of shape (n, features) and y with n rows; got x {x.shape}, "
                          f"y {np.shape(y)}")
+    recorded = ["loss", "penalty"] + (["val_loss"] if validation_data is not None else [])
+    if early_stopping is not None and early_stopping.monitor not in recorded:
+        raise ValueError(f"early_stopping monitors {early_stopping.monitor!r}, but fit records only "
+                         f"{sorted(recorded)}")
     model.build(x.shape)
-    order_rng = np.random.default_rng(seed)
-    history = {"loss": [], "penalty": []}
-    if validation_data is not None:
-        history["val_loss"] = []
-    if early_stopping is not None:
-        if early_stopping.monitor not in history:
-            raise ValueError(f"early_stopping monitors {early_stopping.monitor!r}, but fit records only "
-                             f"{sorted(history)}")
-        early_stopping.on_train_begin()
-    for epoch in range(epochs):
-        order = order_rng.permutation(len(x)) if shuffle else np.arange(len(x))
-        total = 0.0
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            out = model.forward(x[idx], training=True)
-            penalty, penalty_grads = regularization(model, kernel_regularizer, bias_regularizer)
-            total += (float(loss(y[idx], out)) + penalty) * len(idx)
-            model.backward(loss.gradient(y[idx], out))
-            grads = [g + pg for g, pg in zip(model.grads, penalty_grads)]
-            optimizer.apply(grads, model.params)
-            apply_constraints(model, kernel_constraint)
-        history["loss"].append(total / len(x))
-        penalty, _ = regularization(model, kernel_regularizer, bias_regularizer)
-        history["penalty"].append(penalty)
-        if validation_data is not None:
-            x_val, y_val = validation_data
-            history["val_loss"].append(float(loss(y_val, model.forward(x_val))) + penalty)
-        if early_stopping is not None and early_stopping.on_epoch_end(
-                epoch, history[early_stopping.monitor][-1], model.get_weights()):
-            break
-    if early_stopping is not None:
-        best = early_stopping.on_train_end()
-        if best is not None:
-            model.set_weights(best)
-    return {k: np.array(v) for k, v in history.items()}
+    regularization(model, kernel_regularizer, bias_regularizer)  # wrong lengths fail here, early
+    callback = _Regularization(kernel_regularizer, bias_regularizer, kernel_constraint,
+                               early_stopping)
+    return optimizers.fit(model, x, y, loss, optimizer, epochs, batch_size, validation_data,
+                          [callback], shuffle, seed)
