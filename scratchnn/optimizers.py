@@ -442,7 +442,9 @@ class Callback:
                                               Keras adds model.losses; default: none
         on_gradients(model, grads) -> grads   after backward, before the optimizer step:
                                               clipping, pruning masks
-        on_batch_end(model)                   after the optimizer step: constraints, masks
+        on_batch_end(model, logs)             after the optimizer step (constraints, masks);
+                                              logs holds the batch's "loss"; True stops
+                                              training after this batch (TerminateOnNaN)
         on_epoch_end(epoch, logs, model)      logs holds the epoch's "loss" (and "val_loss");
                                               a callback may add entries; True stops training
         on_train_end(model)                   after the last epoch
@@ -457,8 +459,8 @@ class Callback:
     def on_gradients(self, model, grads):
         return grads
 
-    def on_batch_end(self, model):
-        pass
+    def on_batch_end(self, model, logs):
+        return False
 
     def on_epoch_end(self, epoch, logs, model):
         return False
@@ -475,7 +477,9 @@ def fit(model, x, y, loss, optimizer, epochs=1, batch_size=32, validation_data=N
     loss: a scratchnn.losses class instance (it reduces over the batch as Keras's does, and
     its ``gradient`` is that of the reduced loss); optimizer: a scratchnn optimizer.
     Per batch: forward (training=True), loss and penalties, backward, each callback's
-    on_gradients, ``optimizer.apply``, each callback's on_batch_end.
+    on_gradients, ``optimizer.apply``, each callback's on_batch_end. A callback that returns
+    True from on_batch_end ends training after that batch, the epoch's logs covering the
+    batches run (Keras's ``model.stop_training``).
     shuffle: a new order every epoch from ``np.random.default_rng(seed)`` (Keras shuffles with
     its own generator, so pass Keras the same order with shuffle=False to compare the two).
     Returns the history, a dict of arrays with one entry per epoch: "loss" is the mean over the
@@ -495,7 +499,7 @@ def fit(model, x, y, loss, optimizer, epochs=1, batch_size=32, validation_data=N
         callback.on_train_begin(model)
     for epoch in range(epochs):
         order = order_rng.permutation(len(x)) if shuffle else np.arange(len(x))
-        total = 0.0
+        total, seen, stop = 0.0, 0, []
         for start in range(0, len(x), batch_size):
             idx = order[start:start + batch_size]
             out = model.forward(x[idx], training=True)
@@ -510,15 +514,16 @@ def fit(model, x, y, loss, optimizer, epochs=1, batch_size=32, validation_data=N
             for callback in callbacks:
                 grads = callback.on_gradients(model, grads)
             optimizer.apply(grads, model.params)
-            for callback in callbacks:
-                callback.on_batch_end(model)
-            total += value * len(idx)
-        logs = {"loss": total / len(x)}
+            total, seen = total + value * len(idx), seen + len(idx)
+            stop = [bool(callback.on_batch_end(model, {"loss": value})) for callback in callbacks]
+            if any(stop):
+                break
+        logs = {"loss": total / seen}
         if validation_data is not None:
             x_val, y_val = validation_data
             logs["val_loss"] = float(loss(y_val, model.forward(x_val))) + sum(
                 callback.penalty(model)[0] for callback in callbacks)
-        stop = [bool(callback.on_epoch_end(epoch, logs, model)) for callback in callbacks]
+        stop += [bool(callback.on_epoch_end(epoch, logs, model)) for callback in callbacks]
         for key, value in logs.items():
             history.setdefault(key, []).append(value)
         if any(stop):

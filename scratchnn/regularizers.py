@@ -337,8 +337,9 @@ class _Regularization(Callback):
     def penalty(self, model):
         return regularization(model, *self.regularizers)
 
-    def on_batch_end(self, model):
+    def on_batch_end(self, model, logs):
         apply_constraints(model, self.kernel_constraint)  # Keras: right after each step
+        return False
 
     def on_epoch_end(self, epoch, logs, model):
         logs["penalty"] = self.penalty(model)[0]

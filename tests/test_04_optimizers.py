@@ -367,8 +367,9 @@ def test_one_epoch_of_fit_equals_keras_fit_in_float64():
 class Recorder(O.Callback):
     """Logs every hook fit calls, and can stop training or zero the gradients."""
 
-    def __init__(self, stop_after=None, zero_grads=False):
+    def __init__(self, stop_after=None, zero_grads=False, stop_batch=None):
         self.calls, self.stop_after, self.zero_grads = [], stop_after, zero_grads
+        self.stop_batch = stop_batch
 
     def on_train_begin(self, model):
         self.calls.append("begin")
@@ -377,8 +378,10 @@ class Recorder(O.Callback):
         self.calls.append("grads")
         return [np.zeros_like(g) for g in grads] if self.zero_grads else grads
 
-    def on_batch_end(self, model):
+    def on_batch_end(self, model, logs):
         self.calls.append("batch")
+        self.batch_losses = getattr(self, "batch_losses", []) + [logs["loss"]]
+        return self.stop_batch is not None and len(self.batch_losses) >= self.stop_batch
 
     def on_epoch_end(self, epoch, logs, model):
         self.calls.append(f"epoch {epoch}")
@@ -397,6 +400,17 @@ def test_fit_calls_the_callbacks_in_order_and_stops_when_one_asks():
     assert rec.calls == ["begin", "grads", "batch", "grads", "batch", "epoch 0",
                          "grads", "batch", "grads", "batch", "epoch 1", "end"]
     assert list(history["seen"]) == [0, 1] and len(history["loss"]) == 2
+
+
+def test_a_callback_stops_fit_after_a_batch_and_the_epoch_logs_cover_the_batches_run():
+    x, y, _, _ = digits()
+    rec = Recorder(stop_batch=3)
+    history = O.fit(_digits_mlp(), x[:64], y[:64], CROSS_ENTROPY, O.SGD(0.1), epochs=5,
+                    batch_size=32, callbacks=[rec])
+    assert rec.calls == ["begin", "grads", "batch", "grads", "batch", "epoch 0",
+                         "grads", "batch", "epoch 1", "end"]
+    assert history["loss"][1] == pytest.approx(rec.batch_losses[2], abs=1e-15)
+    assert history["loss"][0] == pytest.approx(np.mean(rec.batch_losses[:2]), abs=1e-15)
 
 
 def test_fit_applies_what_on_gradients_returns_and_adds_penalties():
