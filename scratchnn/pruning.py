@@ -2,12 +2,15 @@
 # Do not edit: change the cells tagged `export` in chapters/08_pruning.ipynb, then run `make export`.
 
 
-"""Pruning from scratch: magnitude masks, neuron removal, a sparsity schedule, FLOP counts.
+"""Pruning from scratch: magnitude masks, neuron removal, a sparsity schedule, FLOP counts,
+and HoldMasks, the callback that keeps a pruned network sparse while chapter 04's fit trains it.
 
 Generated from chapters/08_pruning.ipynb (cells tagged ``export``). No Keras here: the chapter
 builds the Keras side with keras.ops and a callback and checks it against these functions.
 """
 import numpy as np
+
+from scratchnn.optimizers import Callback
 
 
 def _n_pruned(size, sparsity):
@@ -166,57 +169,49 @@ def dense_flops(weights):
     return sum(2 * k.shape[0] * k.shape[1] + k.shape[1] for k in map(np.asarray, kernels))
 
 
-def mlp_forward(weights, x, activation="relu"):
-    """Logits of the MLP [kernel0, bias0, …]: hidden layers use ``activation``, the last is linear."""
-    kernels, biases = list(weights[0::2]), list(weights[1::2])
-    _check_chain(kernels, biases)
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != np.shape(kernels[0])[0]:
-        raise ValueError(f"x must have shape (batch, {np.shape(kernels[0])[0]}), got {x.shape}")
-    for i, (k, b) in enumerate(zip(kernels, biases)):
-        x = x @ k + b
-        if i < len(kernels) - 1:
-            x = np.maximum(x, 0.0) if activation == "relu" else np.tanh(x)
-    return x
+class HoldMasks(Callback):
+    """fit's callback for fine-tuning a pruned network: pruned kernel entries stay exactly 0.
 
-
-def fine_tune(model, masks, x, y, loss, optimizer, epochs, batch_size, seed=0, mask_gradients=True, shuffle=True):
-    """Mini-batch training of a scratchnn.foundations.Sequential with its kernels' masks held fixed.
-
-    masks: one 0/1 array per layer (kernel shape), or None for a layer without a mask.
-    Two guards keep pruned weights at exactly 0: the kernel gradient is multiplied by the mask
-    (so the optimizer never sees a signal there) and the mask is re-applied after each step
-    (as the Keras callback does). mask_gradients=False drops both — pruned weights regrow.
-    shuffle: a fresh seeded permutation each epoch, or (False) the data in order, as
-    ``model.fit(shuffle=False)``. Returns the mean training loss of each epoch.
+    masks: one 0/1 array per layer of the model (the shape of its kernel), or None for a
+    layer left alone (a Dense's params are [kernel, bias]; the mask covers the kernel).
+    on_train_begin: zero the pruned weights. on_gradients: kernel gradient × mask, the
+    gradient of the masked network. on_batch_end, if ``reapply``: kernel × mask again after
+    the step, against an optimizer whose state (momentum, Adam's moments) predates the mask.
     """
-    if len(masks) != len(model.layers):
-        raise ValueError(f"need one mask per layer ({len(model.layers)}), got {len(masks)}")
-    for layer, m in zip(model.layers, masks):
-        if m is not None and np.shape(m) != layer.kernel.shape:
-            raise ValueError(f"mask of shape {np.shape(m)} for a kernel of shape {layer.kernel.shape}")
-    rng = np.random.default_rng(seed)
-    history = []
-    for _ in range(epochs):
-        order, losses = (rng.permutation(len(x)) if shuffle else np.arange(len(x))), []
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            out = model.forward(x[idx], training=True)
-            losses.append(float(loss(y[idx], out)))
-            model.backward(loss.gradient(y[idx], out))
-            grads = []
-            for layer, m in zip(model.layers, masks):
-                g = list(layer.grads)
-                if mask_gradients and m is not None:
-                    g[0] = g[0] * m
-                grads.extend(g)
-            optimizer.apply(grads, model.params)
-            if mask_gradients:
-                for layer, m in zip(model.layers, masks):
-                    if m is not None:
-                        layer.kernel *= m
-        history.append(np.mean(losses))
-    return np.array(history)
+
+    def __init__(self, masks, reapply=True):
+        self.masks, self.reapply = list(masks), reapply
+
+    def _masked(self, model):
+        """(index of the kernel in model.params, layer, mask) for each layer with a mask."""
+        out, index = [], 0
+        for layer, mask in zip(model.layers, self.masks):
+            if mask is not None:
+                out.append((index, layer, mask))
+            index += len(layer.params)
+        return out
+
+    def on_train_begin(self, model):
+        if len(self.masks) != len(model.layers):
+            raise ValueError(f"need one mask per layer ({len(model.layers)}), "
+                             f"got {len(self.masks)}")
+        for _, layer, mask in self._masked(model):
+            if np.shape(mask) != layer.kernel.shape:
+                raise ValueError(f"mask of shape {np.shape(mask)} for a kernel of shape "
+                                 f"{layer.kernel.shape}")
+            layer.kernel *= mask
+
+    def on_gradients(self, model, grads):
+        grads = list(grads)
+        for index, _, mask in self._masked(model):
+            grads[index] = grads[index] * mask
+        return grads
+
+    def on_batch_end(self, model, logs):
+        if self.reapply:
+            for _, layer, mask in self._masked(model):
+                layer.kernel *= mask  # in place: the optimizer updates this very array
+        return False
 
 
 def check_mask_held(kernels, masks):
@@ -226,5 +221,5 @@ def check_mask_held(kernels, masks):
             continue
         regrown = int(np.count_nonzero(np.asarray(k)[np.asarray(m) == 0]))
         if regrown:
-            raise ValueError(f"kernel {i}: {regrown} pruned weight(s) are no longer 0 — the fine-tune let "
-                             f"them regrow; mask the gradients and re-apply the mask after each step")
+            raise ValueError(f"kernel {i}: {regrown} pruned weight(s) are no longer 0 — the "
+                             f"fine-tune let them regrow; fit with HoldMasks(masks)")
