@@ -246,3 +246,34 @@ def clip_gradients(grads, clipnorm=None, clipvalue=None, global_clipnorm=None):
     if clipvalue:
         return clip_by_value(grads, clipvalue)
     return _grad_list(grads, "clip_gradients")
+
+
+from scratchnn.optimizers import Callback  # chapter 04's fit hooks
+
+
+class GradientClipping(Callback):
+    """Clip the gradients before every optimizer step, as a Keras optimizer built with
+    ``clipnorm=…``, ``clipvalue=…`` or ``global_clipnorm=…`` does (at most one of them).
+
+    ``clipped_steps`` / ``steps``: how many steps the clipping changed, out of all steps.
+    """
+
+    def __init__(self, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        self.options = dict(clipnorm=clipnorm, clipvalue=clipvalue,
+                            global_clipnorm=global_clipnorm)
+        clip_gradients([np.zeros(1)], **self.options)  # a wrong combination fails here
+        self.steps = self.clipped_steps = 0
+
+    def on_gradients(self, model, grads):
+        clipped = clip_gradients(grads, **self.options)
+        self.steps += 1
+        self.clipped_steps += any(not np.array_equal(g, c) for g, c in zip(grads, clipped))
+        return clipped
+
+
+class TerminateOnNaN(Callback):
+    """Stop training after the first batch whose loss is NaN or infinite
+    (keras.callbacks.TerminateOnNaN)."""
+
+    def on_batch_end(self, model, logs):
+        return not np.isfinite(logs["loss"])

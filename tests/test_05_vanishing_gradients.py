@@ -3,8 +3,10 @@
 BatchNormalization forward (training and inference, float32 and float64, several axes) and
 moving statistics against keras.layers.BatchNormalization with injected weights; its backward
 pass against tf.GradientTape and against finite differences; the clipping functions against
-Keras optimizers built with clipvalue / clipnorm / global_clipnorm; the chapter's deep MLP
-(course.explorers_05.DeepMLP) against a Keras model with the same weights.
+Keras optimizers built with clipvalue / clipnorm / global_clipnorm, and as fit callbacks
+(GradientClipping, TerminateOnNaN) against Keras's fit; the chapter's deep network (a
+Sequential of Dense, BatchNormalization and Activation layers) against a Keras model with
+the same weights.
 
 The tests at the end prove the checks have power: a forward pass with the unbiased variance,
 a backward pass without the variance term, PyTorch's momentum convention, and a "global"
@@ -19,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import course
-from course.explorers_05 import DeepMLP, digits, gradient_norms
+from course.explorers_05 import digits
 from scratchnn import normalization as N
 
 RNG = np.random.default_rng(5)
@@ -288,29 +290,81 @@ def test_clipping_rejects_a_single_array_and_bad_thresholds():
 
 
 # ---------------------------------------------------------------------------------------
-# The chapter's deep network against a Keras model with the same weights
+# The chapter's deep network (a Sequential of the layer protocol) against Keras
 
-def keras_twin(net):
-    layers = [keras.Input((net.kernels[0].shape[0],), dtype="float64")]
-    for _ in range(net.depth):
-        layers.append(keras.layers.Dense(net.kernels[0].shape[1], dtype="float64"))
-        if net.batch_norm:
-            layers.append(keras.layers.BatchNormalization(dtype="float64"))
-        layers.append(keras.layers.Activation(net.activation, dtype="float64"))
-    layers.append(keras.layers.Dense(net.kernels[-1].shape[1], dtype="float64"))
-    model = keras.Sequential(layers)
-    model.set_weights(net.get_weights())
+def initializer(name, seed):
+    """Our initializer for one of the chapter's labels, seeded, drawing in float64."""
+    from functools import partial
+
+    from scratchnn import initializers as I
+
+    make = {"Glorot uniform": I.GlorotUniform, "He normal": I.HeNormal,
+            "LeCun normal": I.LecunNormal,
+            "N(0, 1)": lambda seed: I.RandomNormal(stddev=1.0, seed=seed)}[name]
+    return partial(make(seed=seed), dtype="float64")
+
+
+def deep_mlp(depth, width, init, activation, batch_norm=False, seed=0):
+    """The chapter's network: 64 → depth × [Dense (→ BN) → Activation] → Dense(10), logits."""
+    from scratchnn.activations import Activation
+    from scratchnn.foundations import Dense, Sequential
+
+    layers = []
+    for i in range(depth):
+        layers.append(Dense(width, kernel_initializer=initializer(init, seed * 1000 + i)))
+        if batch_norm:
+            layers.append(N.BatchNormalization())
+        layers.append(Activation(activation))
+    layers.append(Dense(10, kernel_initializer=initializer("Glorot uniform", seed * 1000 + 999)))
+    model = Sequential(layers)
+    model.build((None, 64))
     return model
 
 
+def keras_twin(model):
+    """The same architecture in Keras, layer by layer, float64, with our weights loaded."""
+    from scratchnn.foundations import Dense
+
+    layers = [keras.Input((64,), dtype="float64")]
+    for layer in model.layers:
+        if isinstance(layer, Dense):
+            layers.append(keras.layers.Dense(layer.units, dtype="float64"))
+        elif isinstance(layer, N.BatchNormalization):
+            layers.append(keras.layers.BatchNormalization(dtype="float64"))
+        else:
+            layers.append(keras.layers.Activation(layer.activation, dtype="float64"))
+    twin = keras.Sequential(layers)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def loss_and_grads(model, X, y):
+    from scratchnn.losses import SparseCategoricalCrossentropy
+
+    loss_fn = SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
+    logits = model.forward(X, training=True)
+    model.backward(loss_fn.gradient(y, logits))
+    return float(loss_fn(y, logits)), model.grads
+
+
+def first_kernel_gradient_norms(depth, init, activation, batch_norm=False):
+    """‖∂L/∂W‖ of every Dense kernel of a fresh width-64 network on 256 digits."""
+    from scratchnn.foundations import Dense
+
+    X, y = digits(256)
+    model = deep_mlp(depth, 64, init, activation, batch_norm)
+    loss_and_grads(model, X, y)
+    return [np.linalg.norm(layer.grads[0]) for layer in model.layers if isinstance(layer, Dense)]
+
+
 @pytest.mark.parametrize("init, activation, batch_norm", [
-    ("Glorot uniform", "sigmoid", False), ("He normal", "relu", False), ("LeCun normal", "selu", False),
-    ("Glorot uniform", "tanh", True), ("N(0, 1)", "relu", False)])
+    ("Glorot uniform", "sigmoid", False), ("He normal", "relu", False),
+    ("LeCun normal", "selu", False), ("Glorot uniform", "tanh", True), ("N(0, 1)", "relu", False)])
 def test_per_layer_gradients_match_gradient_tape(init, activation, batch_norm):
     X, y = digits(128)
-    net = DeepMLP(64, 10, depth=8, width=32, activation=activation, init=init, batch_norm=batch_norm)
-    loss, grads = net.loss_and_grads(X, y)
-    model = keras_twin(net)
+    net = deep_mlp(8, 32, init, activation, batch_norm)
+    model = keras_twin(net)  # before our pass: a training-mode pass moves BN's statistics
+    loss, grads = loss_and_grads(net, X, y)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
     with tf.GradientTape() as tape:
         loss_k = loss_fn(y, model(X, training=True))
@@ -323,24 +377,81 @@ def test_per_layer_gradients_match_gradient_tape(init, activation, batch_norm):
             assert np.abs(a).max() < 1e-12 and np.abs(b).max() < 1e-12, i
         else:
             assert course.relative_error(a, b) <= 1e-10, (i, course.relative_error(a, b))
-    norms_k = [np.linalg.norm(grads_k[i]) for i in range(0, len(grads_k) - 2, 4 if batch_norm else 2)]
-    np.testing.assert_allclose(net.kernel_grad_norms(grads)[:-1], norms_k, rtol=1e-10)
 
 
 def test_gradient_norms_show_the_chapters_findings():
-    sigmoid = gradient_norms(15, "Glorot uniform", "sigmoid")
-    with_bn = gradient_norms(15, "Glorot uniform", "sigmoid", batch_norm=True)
+    sigmoid = first_kernel_gradient_norms(15, "Glorot uniform", "sigmoid")
+    with_bn = first_kernel_gradient_norms(15, "Glorot uniform", "sigmoid", batch_norm=True)
     assert sigmoid[0] / sigmoid[14] < 1e-6          # vanishes with depth
     assert 0.1 < with_bn[0] / with_bn[14] < 10      # batch normalization keeps it
-    assert gradient_norms(15, "N(0, 1)", "relu")[0] > 1e6   # explodes
+    assert first_kernel_gradient_norms(15, "N(0, 1)", "relu")[0] > 1e6   # explodes
 
 
 def test_deep_mlp_rejects_bad_input():
-    net = DeepMLP(64, 10, depth=2, width=8, activation="relu", init="He normal")
-    with pytest.raises(ValueError, match=r"\(batch, 64\).*\(5, 3\)"):
+    net = deep_mlp(2, 8, "He normal", "relu")
+    with pytest.raises(ValueError, match=r"64.*\(5, 3\)|\(5, 3\).*64"):
         net.forward(np.zeros((5, 3)))
-    with pytest.raises(ValueError, match="unknown init"):
-        DeepMLP(64, 10, 2, 8, "relu", "he")
+
+
+# ---------------------------------------------------------------------------------------
+# Gradient clipping and TerminateOnNaN as fit callbacks
+
+def _digits_fit(callbacks, optimizer, epochs=1, X=None, **kwargs):
+    """fit a depth-3, width-16 ReLU network on 320 digits, batches of 32, shuffle seed 3."""
+    from scratchnn.losses import SparseCategoricalCrossentropy
+    from scratchnn.optimizers import fit
+
+    X_digits, y = digits(320)
+    model = deep_mlp(3, 16, "He normal", "relu")
+    initial = model.get_weights()
+    loss_fn = SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
+    history = fit(model, X_digits if X is None else X, y, loss_fn, optimizer, epochs=epochs,
+                  batch_size=32, callbacks=callbacks, seed=3, **kwargs)
+    return model, initial, history
+
+
+def _keras_fit(initial, optimizer):
+    """The Keras twin of _digits_fit's network, trained on fit's first-epoch order."""
+    X, y = digits(320)
+    order = np.random.default_rng(3).permutation(len(X))
+    twin = keras_twin(deep_mlp(3, 16, "He normal", "relu"))
+    twin.set_weights(initial)
+    twin.compile(optimizer,
+                 keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64"))
+    twin.fit(X[order], y[order], batch_size=32, epochs=1, shuffle=False, verbose=0)
+    return twin.get_weights()
+
+
+def _largest_difference(a, b):
+    return max(np.abs(x - y).max() for x, y in zip(a, b))
+
+
+# Keras holds the learning rate and momentum in float32 variables (0.1 in float32 is not 0.1
+# in float64), so they are powers of two. Ten momentum steps through ReLUs amplify the
+# round-off of TensorFlow's and NumPy's different summation orders to about 1e-9 even without
+# clipping, hence 1e-8; a run without the clipping lands 1e-3 or more away.
+@pytest.mark.parametrize("option", [{"clipvalue": 2**-5}, {"clipnorm": 0.5},
+                                    {"global_clipnorm": 0.5}])
+def test_gradient_clipping_callback_trains_like_a_keras_optimizer_with_the_option(option):
+    from scratchnn.optimizers import SGD
+
+    clipping = N.GradientClipping(**option)
+    ours, initial, _ = _digits_fit([clipping], SGD(2**-6, momentum=0.5))
+    unclipped, _, _ = _digits_fit([], SGD(2**-6, momentum=0.5))
+    theirs = _keras_fit(initial, keras.optimizers.SGD(2**-6, momentum=0.5, **option))
+    assert clipping.steps == 10 and clipping.clipped_steps > 0
+    assert _largest_difference(ours.get_weights(), theirs) <= 1e-8
+    assert _largest_difference(unclipped.get_weights(), theirs) > 1e-3
+
+
+def test_gradient_clipping_callback_counts_only_the_steps_it_changes():
+    from scratchnn.optimizers import SGD
+
+    generous = N.GradientClipping(global_clipnorm=1e6)
+    _digits_fit([generous], SGD(0.01))
+    assert (generous.steps, generous.clipped_steps) == (10, 0)
+    with pytest.raises(ValueError):
+        N.GradientClipping(clipnorm=1.0, clipvalue=1.0)
 
 
 # ---------------------------------------------------------------------------------------

@@ -248,17 +248,37 @@ def test_catches_dropping_at_inference():
     parity(D.Dropout(0.3).forward(x, training=False), keras_out, 0.0, "inference")
 
 
-# ------------------------------------------------------------------ explorer helpers
+# ------------------------------------------------------------------ the chapter's experiment
 
-def test_short_training_run_and_mc_dropout():
+def moons_dropout_mlp(rate, hidden=16):
+    """The chapter's set-up in small: Dense–Dropout–Dense–Dropout–Dense in one Sequential."""
+    from scratchnn.foundations import Dense, Sequential
+
+    np.random.seed(0)
+    model = Sequential([Dense(hidden, activation="relu"), D.Dropout(rate, seed=1),
+                        Dense(hidden, activation="relu"), D.Dropout(rate, seed=2), Dense(1)])
+    model.build((None, 2))
+    return model
+
+
+def test_fit_trains_a_sequential_with_dropout_layers_and_mc_passes_differ():
+    """fit runs the Dropout layers in training mode (the loss it reports is noisy), evaluates
+    validation data with dropout off, and Monte Carlo passes (training=True) differ from each
+    other while inference passes are identical."""
     from course.explorers_06 import moons
-    from course.explorers_07 import DropoutNet, mc_dropout, train_dropout
+    from scratchnn.losses import BinaryCrossentropy
+    from scratchnn.optimizers import Adam, fit
 
-    data = moons()
-    model, hist = train_dropout(0.5, epochs=20, data=data)
-    assert hist["loss"].shape == (20,) and np.all(np.isfinite(hist["val_loss"]))
-    assert hist["loss"][-1] < hist["loss"][0]
-    mean, std = mc_dropout(model, data[2][:50], passes=10)
-    assert mean.shape == std.shape == (50,) and np.all(std >= 0) and np.any(std > 0)
-    _, std0 = mc_dropout(DropoutNet(0.0), data[2][:10], passes=5)
-    np.testing.assert_array_equal(std0, 0.0)           # no dropout → every pass identical
+    x, y, xv, yv = moons(40, 40)
+    bce = BinaryCrossentropy(from_logits=True, dtype="float64")
+    model = moons_dropout_mlp(0.5)
+    hist = fit(model, x, y, bce, Adam(0.01), epochs=30, batch_size=len(x),
+               validation_data=(xv, yv), shuffle=False)
+    assert hist["loss"].shape == (30,) and np.all(np.isfinite(hist["val_loss"]))
+    assert hist["val_loss"][-1] < hist["val_loss"][0]
+    np.testing.assert_allclose(hist["val_loss"][-1], bce(yv, model.forward(xv)), rtol=1e-12)
+    passes = np.stack([model.forward(xv, training=True) for _ in range(5)])
+    assert np.ptp(passes, axis=0).max() > 0                     # each pass draws new masks
+    np.testing.assert_array_equal(model.forward(xv), model.forward(xv))
+    still = moons_dropout_mlp(0.0)
+    np.testing.assert_array_equal(still.forward(xv, training=True), still.forward(xv))
