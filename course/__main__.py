@@ -12,11 +12,11 @@ import importlib
 import sys
 
 COMMANDS = {
-    "export": ("course.export", "main"),
-    "execute": ("course.execute", "main"),
-    "exercises": ("course.exercises", "main"),
-    "grade": ("course.grading", "grade_main"),
-    "merge": ("course.grading", "merge_main"),
+    "export": ("course.build.export", "main"),
+    "execute": ("course.build.execute", "main"),
+    "exercises": ("course.build.exercises", "main"),
+    "grade": ("course.grading.grade", "grade_main"),
+    "merge": ("course.grading.grade", "merge_main"),
 }
 
 

@@ -12,7 +12,11 @@ import numpy as np
 
 __all__ = [
     "parity", "relative_error", "numerical_gradient", "gradient_check", "claim", "varies",
+    "check_activation", "loss_parity", "allclose_parity",
 ]
+
+# Chapter 04's tolerance for optimizer updates: np.allclose(ours, keras, rtol=1e-5, atol=1e-6)
+RTOL, ATOL = 1e-5, 1e-6
 
 # Marks a figure that legitimately differs from machine to machine (see ``varies``).
 VARIES = "†"
@@ -139,3 +143,96 @@ def claim(holds, statement: str) -> None:
     if not bool(holds):
         raise AssertionError(f"✗ {statement}: the claim does not hold in this run")
     print(f"✓ {statement}")
+
+
+# ------------------------------------------------------------------ chapter-specific forms
+
+def check_activation(f, x, expected, tol: float, label: str = "") -> float:
+    """Run ``f(x)`` with NumPy floating-point errors made fatal, then compare with ``expected``.
+
+    Fails with an AssertionError (never a mere warning) when
+    - an intermediate overflows, divides by zero or produces NaN (e.g. ``exp(100)`` in float32),
+    - the output's dtype differs from the input's (float32 in, float32 out, as in Keras),
+    - or ``course.parity`` finds a non-finite value or a difference larger than ``tol``.
+    Returns the largest absolute difference.
+    """
+    x = np.asarray(x)
+    name = f"{label}: " if label else ""
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        try:
+            y = np.asarray(f(x))
+        except FloatingPointError as err:
+            raise AssertionError(
+                f"{name}floating-point error ({err}) on {x.dtype} inputs in "
+                f"[{x.min():.3g}, {x.max():.3g}]: an intermediate value left the {x.dtype} range. "
+                "Hint: rearrange the formula so that exp() never sees a large positive argument."
+            ) from None
+    if y.dtype != x.dtype:
+        raise AssertionError(f"{name}dtype changed: {x.dtype} in, {y.dtype} out")
+    return parity(y, expected, tol, label)
+
+
+def loss_parity(actual, expected, tol: float, label: str = "", relative: bool = False) -> None:
+    """``course.parity`` for losses, whose correct answer can be NaN (Keras's CCE of an all-zero
+    probability row) and whose gradients can be as large as 1/ε = 1e7.
+
+    NaN must appear at exactly the same places in both (else AssertionError naming the first
+    place); the finite entries are compared by ``parity``. relative=True compares
+    Δ / max(1, |expected|): absolute below 1, relative above (float32 keeps ~7 digits of 1e7).
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape:
+        raise AssertionError(f"{label}: shape mismatch: actual has shape {a.shape}, expected {e.shape}")
+    if not np.array_equal(np.isnan(a), np.isnan(e)):
+        idx = tuple(int(i) for i in np.argwhere(np.isnan(a) != np.isnan(e))[0])
+        raise AssertionError(f"{label}: NaN in one but not the other at index {idx}: "
+                             f"actual={a[idx]:.6g}, expected={e[idx]:.6g}")
+    keep = ~np.isnan(e)
+    a, e = a[keep], e[keep]
+    if relative:
+        scale = np.maximum(1.0, np.abs(e))
+        a, e = a / scale, e / scale
+    parity(a, e, tol, label)
+
+
+# --- one prediction moving along a path ------------------------------------------------------
+# Each path maps a scalar x (what the plot's horizontal axis shows) to a batch of one
+# prediction y_pred(x) and its derivative dy_pred/dx, so that the slope of the curve is the
+# directional derivative  ∂L/∂y_pred · dy_pred/dx.
+
+
+def allclose_parity(actual, expected, label: str = "", rtol: float = RTOL, atol: float = ATOL,
+                    quiet: bool = False) -> float:
+    """Assert ``np.allclose(actual, expected, rtol, atol)`` for lists of arrays; print the evidence.
+
+    actual, expected: matching lists (or single arrays) — e.g. our float64 parameters and Keras's
+    float32 variables after the same steps. The assertion is element-wise
+    (|Δ_i| ≤ atol + rtol·|expected_i|); the printed line shows the largest |Δ| and the loosest
+    bound that check allowed, atol + rtol·max|expected| (``quiet=True``: no line). Returns the
+    largest |Δ|.
+    Raises AssertionError naming the array, the index and both values on failure.
+    """
+    if isinstance(actual, np.ndarray) or np.isscalar(actual):
+        actual, expected = [actual], [expected]
+    actual = [np.asarray(a.numpy() if hasattr(a, "numpy") else a, dtype=np.float64) for a in actual]
+    expected = [np.asarray(e.numpy() if hasattr(e, "numpy") else e, dtype=np.float64) for e in expected]
+    if len(actual) != len(expected):
+        raise AssertionError(f"{label}: {len(actual)} arrays vs {len(expected)} expected")
+    worst, bound = 0.0, atol
+    for k, (a, e) in enumerate(zip(actual, expected)):
+        if a.shape != e.shape:
+            raise AssertionError(f"{label}: array {k} has shape {a.shape}, expected {e.shape}")
+        diff = np.abs(a - e)
+        allowed = atol + rtol * np.abs(e)
+        if not np.all(diff <= allowed):
+            i = tuple(int(j) for j in np.unravel_index(np.argmax(diff - allowed), diff.shape))
+            raise AssertionError(
+                f"{label}: not allclose(rtol={rtol:.0e}, atol={atol:.0e}) ✗ in array {k} at index {i}: "
+                f"actual={a[i]:.8g}, expected={e[i]:.8g}, |Δ| = {diff[i]:.1e}")
+        if diff.size:
+            worst = max(worst, float(diff.max()))
+            bound = max(bound, atol + rtol * float(np.abs(e).max()))
+    if not quiet:
+        print(f"{label}: max |Δ| = {worst:.1e} ≤ {bound:.0e} ✓")
+    return worst

@@ -74,7 +74,10 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     above, x, clipped at ``max_value`` when given.
     """
     x = _float(x)
-    y = np.where(x > threshold, x, 0).astype(x.dtype, copy=False)
+    # A NaN passes through, as in tf.nn.relu (a diverged network must not look healthy);
+    # Keras's threshold ≠ 0 path maps it to 0, so we do too.
+    keep = (x > threshold) if threshold != 0 else ~(x <= 0)
+    y = np.where(keep, x, 0).astype(x.dtype, copy=False)
     if max_value is not None:
         y = np.minimum(y, max_value).astype(x.dtype, copy=False)
     if negative_slope != 0.0:

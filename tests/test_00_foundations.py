@@ -190,7 +190,7 @@ def test_sgd_step_updates_in_place():
 
 
 def test_training_on_moons_learns():
-    from course.explorers_00 import moons
+    from course.datasets import moons
 
     x, y = moons()
     np.random.seed(0)

@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 
 import course
-from course.activations_02 import check_activation
+from course.checks import check_activation
 from scratchnn import activations as A
 
 EDGE = np.array([0.0, 1e-8, -1e-8, 1.0, -1.0, 20.0, -20.0, 100.0, -100.0])
@@ -347,10 +347,31 @@ def test_relu_arguments_match_keras(kwargs):
     np.testing.assert_allclose(A.relu_derivative(x, **kwargs)[keep], dy_k[keep], atol=1e-6)
 
 
-# --- the chapter's helpers (course/activations_02.py) --------------------------------------------
+NAN_CASES = [("relu", {}), ("relu", {"negative_slope": 0.1}), ("relu", {"max_value": 1.0}),
+             ("relu", {"threshold": 0.25}),
+             ("relu", {"negative_slope": 0.1, "max_value": 1.0, "threshold": 0.25})]
+NAN_CASES += [(name, {}) for name in ["leaky_relu", "elu", "selu", "gelu", "silu", "sigmoid",
+                                      "tanh", "softplus"]]
+
+
+@pytest.mark.parametrize("name, kwargs", NAN_CASES)
+def test_nan_and_inf_come_out_where_keras_puts_them(name, kwargs):
+    """A diverged network must look diverged: NaN goes through tf.nn.relu (a NumPy
+    where(x > 0, x, 0) would silently turn it into 0 and hide the divergence)."""
+    x = np.array([np.nan, -np.inf, -1.0, 0.5, 2.0, np.inf])
+    ours = getattr(A, name)(x, **kwargs)
+    theirs = np.asarray(getattr(keras.activations, name)(x, **kwargs))
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    finite = np.isfinite(theirs)
+    infinite = np.isinf(theirs)
+    np.testing.assert_array_equal(ours[infinite], theirs[infinite])
+    np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-7)
+
+
+# --- the chapter's helpers (course/explorers/ch02.py) --------------------------------------------
 
 def test_gradient_through_depth_orders_the_activations():
-    from course.activations_02 import gradient_through_depth
+    from course.explorers.ch02 import gradient_through_depth
 
     first = {name: gradient_through_depth(name, depth=20)[0] for name in ["sigmoid", "relu", "selu"]}
     assert first["sigmoid"] < 1e-8 < first["relu"] < 0.1 < first["selu"]
@@ -363,7 +384,7 @@ def test_figures_and_explorer_build(monkeypatch):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from course.activations_02 import activation_explorer, plot_activation_grid, plot_activation_view
+    from course.explorers.ch02 import activation_explorer, plot_activation_grid, plot_activation_view
 
     fig = plot_activation_grid(list(A.ACTIVATIONS))
     assert len([ax for ax in fig.axes if ax.get_visible()]) == len(A.ACTIVATIONS)

@@ -13,7 +13,8 @@ import pytest
 import tensorflow as tf
 
 from course.checks import gradient_check, numerical_gradient
-from course.explorers_03 import PATHS, loss_curve, loss_parity
+from course.checks import loss_parity
+from course.explorers.ch03 import PATHS, loss_curve
 from scratchnn import losses
 from scratchnn.activations import softmax
 

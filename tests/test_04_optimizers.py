@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 from course import gradient_check, numerical_gradient
-from course.explorers_04 import SURFACES, allclose_parity, digits, trajectory
+from course.datasets import digits_split as digits
+from course.checks import allclose_parity
+from course.explorers.ch04 import SURFACES, trajectory
 from scratchnn import optimizers as O
 from scratchnn.losses import SparseCategoricalCrossentropy
 
@@ -450,7 +452,7 @@ def test_allclose_parity_fails_loudly():
 
 
 def test_bench_row_shape():
-    from course.bench_optimizers import bench_optimizers
+    from course.bench.optimizers import bench_optimizers
 
     rows = bench_optimizers(epochs=1)
     assert [label for label, _ in rows][-1] == "ch04 Keras fit / NumPy time per epoch"

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import course
-from course.explorers_05 import digits
+from course.datasets import digits_standardized as digits
 from scratchnn import normalization as N
 
 RNG = np.random.default_rng(5)
@@ -452,6 +452,32 @@ def test_gradient_clipping_callback_counts_only_the_steps_it_changes():
     assert (generous.steps, generous.clipped_steps) == (10, 0)
     with pytest.raises(ValueError):
         N.GradientClipping(clipnorm=1.0, clipvalue=1.0)
+
+
+def test_terminate_on_nan_stops_fit_after_the_first_non_finite_batch():
+    from scratchnn.optimizers import SGD, Callback
+
+    class Losses(Callback):
+        def on_train_begin(self, model):
+            self.seen = []
+
+        def on_batch_end(self, model, logs):
+            self.seen.append(logs["loss"])
+
+    X, _ = digits(320)
+    X = X.copy()
+    X[100, 0] = np.nan                                   # row 100: the 4th batch of 32
+    losses = Losses()
+    with np.errstate(invalid="ignore"):
+        history = _digits_fit([losses, N.TerminateOnNaN()], SGD(0.01), epochs=3, X=X,
+                              shuffle=False)
+    assert len(losses.seen) == 4 and np.isnan(losses.seen[-1])
+    assert np.all(np.isfinite(losses.seen[:3])) and len(history[2]["loss"]) == 1
+    # without the callback fit runs all 3 epochs of 10 batches
+    losses_without = Losses()
+    with np.errstate(invalid="ignore"):
+        _digits_fit([losses_without], SGD(0.01), epochs=3, X=X, shuffle=False)
+    assert len(losses_without.seen) == 30
 
 
 # ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 
 from course import gradient_check, numerical_gradient, parity
-from course.explorers_06 import moons
+from course.datasets import noisy_moons as moons
 from scratchnn import regularizers as R
 from scratchnn.foundations import Dense, Sequential
 from scratchnn.losses import MeanSquaredError

@@ -265,7 +265,7 @@ def test_fit_trains_a_sequential_with_dropout_layers_and_mc_passes_differ():
     """fit runs the Dropout layers in training mode (the loss it reports is noisy), evaluates
     validation data with dropout off, and Monte Carlo passes (training=True) differ from each
     other while inference passes are identical."""
-    from course.explorers_06 import moons
+    from course.datasets import noisy_moons as moons
     from scratchnn.losses import BinaryCrossentropy
     from scratchnn.optimizers import Adam, fit
 

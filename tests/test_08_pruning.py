@@ -24,7 +24,8 @@ import pytest
 from keras import ops
 
 from course import gradient_check, numerical_gradient, parity
-from course.explorers_08 import digits, npz_kb
+from course.datasets import digits_stratified as digits
+from course.explorers.ch08 import npz_kb
 from scratchnn import pruning as P
 from scratchnn.foundations import Dense, Sequential
 from scratchnn.losses import SparseCategoricalCrossentropy

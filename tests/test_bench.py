@@ -1,7 +1,7 @@
 """`make bench` reports a failed stage as a row and goes on (it must never lose the table)."""
 import pytest
 
-from course import bench
+from course.bench import table as bench
 
 
 def test_a_failing_command_is_reported_with_its_exit_status():

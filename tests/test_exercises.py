@@ -10,9 +10,10 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from course import answer_key, exercises, grading
-from course.exercises import graded_tests_passing_blank as passing_blank
-from course.exercises import make_exercise, stub_source
+from course.build import answer_key, exercises
+from course.grading import grade
+from course.build.exercises import graded_tests_passing_blank as passing_blank
+from course.build.exercises import make_exercise, stub_source
 from course.testing import check_close
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -96,7 +97,7 @@ def test_no_assignment_reaches_the_answer_key(path):
     sources = [c.source for c in nb.cells if c.cell_type == "code"]
     assert not answer_key.imports_library(sources), [s for s in sources if "scratchnn" in s]
     if path.parent.name == "solutions":
-        assert not grading.load_canonical(path).imports_library
+        assert not grade.load_canonical(path).imports_library
 
 
 MYST_ROLE = re.compile(r"\{[a-z][\w:-]*\}`")

@@ -22,11 +22,12 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from course import answer_key, grading, sandbox
-from course.exercises import is_solution_cell, make_exercise
+from course.build import answer_key
+from course.grading import grade, sandbox
+from course.build.exercises import is_solution_cell, make_exercise
 
 SOLUTION = ROOT / "solutions" / "00_foundations.ipynb"
-CANONICAL = grading.load_canonical(SOLUTION)
+CANONICAL = grade.load_canonical(SOLUTION)
 TEST_IDS = [t.id for t in CANONICAL.tests]
 FULL = CANONICAL.max_points
 POINTS = {t.id: t.points for t in CANONICAL.tests}
@@ -194,7 +195,7 @@ def dense_forward(x, kernel, bias):
     # Outputs do not count against the size limit; code does.
     add("big_outputs", with_outputs(student(), BIG_OUTPUTS_MB), all_ids)
     too_much = student()
-    too_much.cells.append(nbformat.v4.new_markdown_cell("x" * (grading.MAX_CODE_BYTES + 1)))
+    too_much.cells.append(nbformat.v4.new_markdown_cell("x" * (grade.MAX_CODE_BYTES + 1)))
     add("too_much_code", too_much, set(), "over 10 MB of code")
     # The answer key: tests of a function that calls the course's library earn nothing.
     # (Each of these earns full marks for that function when the grader lets it through.)
@@ -294,8 +295,8 @@ def test_gradebook_text_cells_are_never_formulas(graded):
     with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     for row in rows[1:]:
-        assert not row[0].startswith(grading._FORMULA_START), row[0]
-        assert not row[-1].startswith(grading._FORMULA_START), row[-1]
+        assert not row[0].startswith(grade._FORMULA_START), row[0]
+        assert not row[-1].startswith(grade._FORMULA_START), row[-1]
         assert all(float(cell) >= 0 and cell[0].isdigit() for cell in row[1:-1]), row
     students = {row[0] for row in rows[1:]}
     assert {"'=HYPERLINK(\"evil\")", "'-2+3", 'comma, "quoted"\nnewline'} <= students
@@ -409,7 +410,7 @@ def test_rebuild_takes_only_solution_cells():
     for cell in nb.cells:
         if "test" in cell.metadata.get("tags", []):
             cell.source = "pass"
-    rebuilt, notes = grading.rebuild(CANONICAL, nb)
+    rebuilt, notes = grade.rebuild(CANONICAL, nb)
     assert [c.id for c in rebuilt.cells] == [c.id for c in CANONICAL.nb.cells]
     assert notes == ["tests edited (ignored: the canonical tests were run)"]
     for mine, original in zip(rebuilt.cells, CANONICAL.nb.cells):
@@ -419,7 +420,7 @@ def test_rebuild_takes_only_solution_cells():
 
 def test_rebuild_strips_nbval_markers_from_student_cells():
     nb = student({"sgd_step": "# NBVAL_SKIP\n" + solution_sources()["sgd_step"]})
-    rebuilt, _ = grading.rebuild(CANONICAL, nb)
+    rebuilt, _ = grade.rebuild(CANONICAL, nb)
     assert all("NBVAL_SKIP" not in c.source for c in rebuilt.cells)
 
 
@@ -446,7 +447,7 @@ def test_the_sandbox_hides_the_answers_but_not_the_library(tmp_path):
     submissions, out = tmp_path / "subs", tmp_path / "out"
     submissions.mkdir()
     out.mkdir()
-    hidden = grading.hidden_paths(SOLUTION, submissions, out)
+    hidden = grade.hidden_paths(SOLUTION, submissions, out)
     assert (ROOT / "solutions").resolve() in hidden and (ROOT / ".git").resolve() in hidden
     assert submissions.resolve() in hidden and out.resolve() in hidden
     assert not any((ROOT / "course").resolve().is_relative_to(p) for p in hidden)
@@ -461,7 +462,7 @@ ALL_SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 def test_every_assignment_grades_full_and_blank(tmp_path, solution):
     """Each assignment through the real grader: the solved exercise earns every point of
     every test (hidden ones included), the untouched exercise earns none."""
-    canonical = grading.load_canonical(solution)
+    canonical = grade.load_canonical(solution)
     answers = {c.id: c.source for c in canonical.nb.cells if is_solution_cell(c)}
     solved = make_exercise(canonical.nb)
     for cell in solved.cells:
@@ -484,10 +485,10 @@ def test_every_assignment_grades_full_and_blank(tmp_path, solution):
 
 def test_text_cells_cannot_be_formulas():
     for text in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"]:
-        assert grading.text_cell(text) == "'" + text
-        assert grading.text_cell(grading.text_cell(text)) == "'" + text   # merge re-applies
+        assert grade.text_cell(text) == "'" + text
+        assert grade.text_cell(grade.text_cell(text)) == "'" + text   # merge re-applies
     for text in ["ada", "", "1-2", "'quoted", "zoë"]:
-        assert grading.text_cell(text) == text
+        assert grade.text_cell(text) == text
 
 
 def test_merge_escapes_shards_written_before_the_fix(tmp_path):
@@ -497,7 +498,7 @@ def test_merge_escapes_shards_written_before_the_fix(tmp_path):
     (shard / "feedback").mkdir(parents=True)
     (shard / "grades.csv").write_text('student,t1,total,max,notes\n"=HYPERLINK(""x"")",2,2,2,'
                                       '"-cmd"\nbob,0,0,2,\n', encoding="utf-8")
-    assert grading.merge([shard], tmp_path / "all") == 2
+    assert grade.merge([shard], tmp_path / "all") == 2
     with open(tmp_path / "all" / "grades.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert rows == [["student", "t1", "total", "max", "notes"],
@@ -519,15 +520,15 @@ def test_every_refused_submission_says_why(tmp_path, content, note):
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="utf-8")
-    nb, why = grading.read_submission(path)
+    nb, why = grade.read_submission(path)
     assert nb is None and why.startswith("invalid notebook: ") and note in why, why
 
 
 def test_outputs_are_dropped_before_the_size_limit(tmp_path):
     path = tmp_path / "s.ipynb"
     nbformat.write(with_outputs(student(), 30), path)
-    assert path.stat().st_size > 3 * grading.MAX_CODE_BYTES
-    nb, why = grading.read_submission(path)
+    assert path.stat().st_size > 3 * grade.MAX_CODE_BYTES
+    nb, why = grade.read_submission(path)
     assert why == "" and all(c.get("outputs", []) == [] for c in nb.cells)
     assert sum(len(c.source) for c in nb.cells) == sum(len(c.source) for c in student().cells)
 
@@ -537,14 +538,14 @@ def test_only_regular_files_are_read(tmp_path):
     (tmp_path / "dir.ipynb").mkdir()
     os.mkfifo(tmp_path / "fifo.ipynb")
     for name in ("link", "dir", "fifo"):
-        assert grading.read_submission(tmp_path / f"{name}.ipynb") == (None, "not a regular file")
+        assert grade.read_submission(tmp_path / f"{name}.ipynb") == (None, "not a regular file")
 
 
 def test_the_grader_never_follows_a_link_out_of_the_work_folder(tmp_path):
     """The work folder is the student's: a pytest.log replaced by a link to a file only the
     grader may read must not be copied into the instructor's logs."""
     (tmp_path / "pytest.log").symlink_to(SOLUTION)
-    assert grading.log_tail(tmp_path) == ""
+    assert grade.log_tail(tmp_path) == ""
 
 
 # The answer key ---------------------------------------------------------------------------
@@ -552,13 +553,13 @@ def test_the_grader_never_follows_a_link_out_of_the_work_folder(tmp_path):
 def test_canonical_solutions_are_never_flagged_as_using_the_library():
     """No false positive on the instructor's own answers (nor on the blank exercise)."""
     for path in ALL_SOLUTIONS:
-        canonical = grading.load_canonical(path)
+        canonical = grade.load_canonical(path)
         for cell in canonical.nb.cells:
             if cell.id in canonical.solution_cells:
                 assert answer_key.uses_library(cell.source, canonical.library_names) == [], \
                     (path.name, cell.id)
-        rebuilt, notes = grading.rebuild(canonical, make_exercise(canonical.nb))
-        assert not any(grading.LIBRARY_NOTE in n for n in notes), (path.name, notes)
+        rebuilt, notes = grade.rebuild(canonical, make_exercise(canonical.nb))
+        assert not any(grade.LIBRARY_NOTE in n for n in notes), (path.name, notes)
 
 
 CHEATS = {
@@ -605,7 +606,7 @@ def test_library_calls_earn_nothing_in_chapter_03(tmp_path):
     """Issue 13's measurement: graded functions that only call scratchnn.losses earned 20 of
     24 points. Now their tests earn nothing; the honestly solved functions keep theirs."""
     solution = ROOT / "solutions" / "03_losses.ipynb"
-    canonical = grading.load_canonical(solution)
+    canonical = grade.load_canonical(solution)
     import scratchnn.losses as losses
     nb = make_exercise(canonical.nb)
     answers = {c.id: c.source for c in canonical.nb.cells if is_solution_cell(c)}
@@ -658,7 +659,7 @@ def test_the_library_is_out_of_reach_when_the_assignment_does_not_import_it(tmp_
     """The runtime layer: code that slips past the static check (a name built at run time)
     still finds no library in the sandbox, by import or by path."""
     solution = tiny_canonical(tmp_path)
-    assert not grading.load_canonical(solution).imports_library
+    assert not grade.load_canonical(solution).imports_library
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()
     sneaky = {
@@ -687,7 +688,7 @@ def test_the_library_is_out_of_reach_when_the_assignment_does_not_import_it(tmp_
 def test_sandboxed_python_cannot_import_a_hidden_library(tmp_path):
     if sandbox.probe()[0] != "bwrap":
         pytest.skip("hiding folders needs bubblewrap")
-    hide = grading.hidden_paths(SOLUTION, tmp_path, tmp_path, hide_library=True)
+    hide = grade.hidden_paths(SOLUTION, tmp_path, tmp_path, hide_library=True)
     assert (ROOT / "scratchnn").resolve() in hide
     check = "import course.testing\ntry:\n    import scratchnn.losses\nexcept ImportError:\n" \
             "    print('blocked')\n"
@@ -863,7 +864,8 @@ def test_probe_works_with_a_symlinked_virtualenv(tmp_path):
     (checkout / ".venv").symlink_to(real)
     done = subprocess.run(
         [str(checkout / ".venv" / "bin" / "python"), "-c",
-         "from course import sandbox; print(sandbox.__file__); print(sandbox.probe()[0])"],
+         "from course.grading import sandbox; print(sandbox.__file__); print(sandbox.probe()[0])"],
         capture_output=True, text=True, cwd=checkout, timeout=120,
         env={**os.environ, "PYTHONPATH": str(checkout)})
-    assert done.stdout.split() == [str(checkout / "course" / "sandbox.py"), "bwrap"], done.stderr
+    assert done.stdout.split() == [str(checkout / "course" / "grading" / "sandbox.py"),
+                                   "bwrap"], done.stderr

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from conftest import ROOT
-from course import export
+from course.build import export
 
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -43,7 +42,7 @@ def test_scratchnn_is_in_sync_with_the_chapters():
 def test_sync_check_detects_a_hand_edit(tmp_path, monkeypatch):
     package = tmp_path / "scratchnn"
     shutil.copytree(ROOT / "scratchnn", package, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(export, "PACKAGE", package)
+    monkeypatch.setattr(export, "LIBRARY", package)
     assert export.check() == []
     module = package / "foundations.py"
     module.write_text(module.read_text().replace("x.T @ dz", "x @ dz"))
@@ -55,7 +54,7 @@ def test_sync_check_detects_a_stale_module(tmp_path, monkeypatch):
     package = tmp_path / "scratchnn"
     shutil.copytree(ROOT / "scratchnn", package, ignore=shutil.ignore_patterns("__pycache__"))
     (package / "orphan.py").write_text(export.GENERATED_MARK + " from chapters/99_gone.ipynb.\n")
-    monkeypatch.setattr(export, "PACKAGE", package)
+    monkeypatch.setattr(export, "LIBRARY", package)
     assert any("orphan.py" in p for p in export.check())
 
 

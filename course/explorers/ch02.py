@@ -1,5 +1,5 @@
-"""Chapter 02 helpers: the stability check shared by the chapter and its tests, the
-function/derivative figures and the activation explorer.
+"""Chapter 02 helpers: the function/derivative figures, the gradient-through-depth measure
+and the activation explorer (the stability check is ``course.checks.check_activation``).
 
 Nothing here imports Keras or TensorFlow; ``ipywidgets`` is imported only by the explorer.
 """
@@ -7,40 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from course.checks import parity
+from course.explorers.widgets import show_explorer
 
 __all__ = [
-    "check_activation",
     "gradient_through_depth",
     "plot_activation_grid",
     "plot_activation_view",
     "activation_explorer",
 ]
-
-
-def check_activation(f, x, expected, tol: float, label: str = "") -> float:
-    """Run ``f(x)`` with NumPy floating-point errors made fatal, then compare with ``expected``.
-
-    Fails with an AssertionError (never a mere warning) when
-    - an intermediate overflows, divides by zero or produces NaN (e.g. ``exp(100)`` in float32),
-    - the output's dtype differs from the input's (float32 in, float32 out, as in Keras),
-    - or ``course.parity`` finds a non-finite value or a difference larger than ``tol``.
-    Returns the largest absolute difference.
-    """
-    x = np.asarray(x)
-    name = f"{label}: " if label else ""
-    with np.errstate(over="raise", invalid="raise", divide="raise"):
-        try:
-            y = np.asarray(f(x))
-        except FloatingPointError as err:
-            raise AssertionError(
-                f"{name}floating-point error ({err}) on {x.dtype} inputs in "
-                f"[{x.min():.3g}, {x.max():.3g}]: an intermediate value left the {x.dtype} range. "
-                "Hint: rearrange the formula so that exp() never sees a large positive argument."
-            ) from None
-    if y.dtype != x.dtype:
-        raise AssertionError(f"{name}dtype changed: {x.dtype} in, {y.dtype} out")
-    return parity(y, expected, tol, label)
 
 
 def gradient_through_depth(name: str, depth: int = 20, width: int = 64, batch: int = 256,
@@ -130,8 +104,6 @@ def plot_activation_view(name: str, depth: int = 20, x_range=(-5.0, 5.0), fig=No
 def activation_explorer(default: str = "sigmoid", depth: int = 20):
     """Live explorer: choose an activation and a depth; see f, f′ and gradient norm per layer."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     from scratchnn.activations import ACTIVATIONS
 
@@ -139,9 +111,4 @@ def activation_explorer(default: str = "sigmoid", depth: int = 20):
                             value=default, description="activation")
     layers = widgets.IntSlider(value=depth, min=2, max=50, description="depth")
 
-    def show(name, depth):
-        fig = plot_activation_view(name, depth)
-        plt.show()
-
-    out = widgets.interactive_output(show, {"name": name, "depth": layers})
-    display(widgets.VBox([widgets.HBox([name, layers]), out]))
+    show_explorer(plot_activation_view, [{"name": name, "depth": layers}])

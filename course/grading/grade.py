@@ -11,11 +11,11 @@ For each ``SUBMISSIONS_DIR/*.ipynb`` (student id = file stem):
    define). Edited, deleted or reordered tests therefore do not count, and hidden tests
    come back.
 2. **Run** it with ``pytest --nbval-lax`` in a fresh kernel inside the sandbox
-   (course/sandbox.py), with a per-cell timeout and a per-notebook timeout that kills the
+   (course/grading/sandbox.py), with a per-cell timeout and a per-notebook timeout that kills the
    whole process tree. Hidden tests print a rounded result under ``# NBVAL_CHECK_OUTPUT``,
    compared by nbval in the pytest process, outside the student's kernel.
 3. **Score** each graded cell (``metadata.grading = {id, points}``) from the JSON lines the
-   plugin course/grading_plugin.py writes to a pipe; never from nbval's cell numbers.
+   plugin course/grading/plugin.py writes to a pipe; never from nbval's cell numbers.
 
 Output: ``OUT_DIR/grades.csv`` (``student,<test id>…,total,max,notes``; text cells that a
 spreadsheet would read as a formula start with ``'``), ``OUT_DIR/feedback/<student>.md``,
@@ -53,12 +53,12 @@ sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402  (after the line above, on purpose)
 
-from course import answer_key, sandbox  # noqa: E402
-from course.exercises import defined_functions, is_solution_cell, is_test, stub_source  # noqa: E402
-from course.execute import KERNEL_ENV  # noqa: E402
+from course.build import answer_key  # noqa: E402
+from course.grading import sandbox  # noqa: E402
+from course.paths import ROOT, SANITIZE  # noqa: E402
+from course.build.exercises import defined_functions, is_solution_cell, is_test, stub_source  # noqa: E402
+from course.build.execute import KERNEL_ENV  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-SANITIZE = ROOT / "course" / "nbval_sanitize.cfg"
 RESULT_LIMIT = 1024 * 1024  # bytes of JSON read back per student; more means tampering
 _NBVAL_MARKER = re.compile(r"^\s*#\s*NBVAL_\w+\s*$", re.M)
 
@@ -311,7 +311,7 @@ def sandbox_env(job_dir: str) -> dict[str, str]:
 
 def pytest_argv(job_dir: str, cell_timeout: float) -> list[str]:
     return [sandbox.python(), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-            "-p", "course.grading_plugin", "-p", "nbval", "-c", f"{job_dir}/pytest.ini",
+            "-p", "course.grading.plugin", "-p", "nbval", "-c", f"{job_dir}/pytest.ini",
             "--rootdir", job_dir, "--nbval-lax", f"--nbval-cell-timeout={cell_timeout:g}",
             "--nbval-kernel-startup-timeout=30", "--nbval-sanitize-with", str(SANITIZE),
             "-o", "junit_family=xunit2", f"{job_dir}/submission.ipynb"]

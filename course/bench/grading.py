@@ -1,6 +1,6 @@
 """Grading throughput and memory, for ``make bench``.
 
-    from course.bench_grading import bench_grading
+    from course.bench.grading import bench_grading
     for label, value in bench_grading(): print(label, value)
 
 Grades 20 copies of a correct submission (the solution notebook itself) with ``--jobs 1``
@@ -15,17 +15,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from course import grading, sandbox
+from course.grading import grade, sandbox
+from course.paths import SOLUTIONS
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTION = ROOT / "solutions" / "00_foundations.ipynb"
+SOLUTION = SOLUTIONS / "00_foundations.ipynb"
 COPIES = 20
 
 
-def _grade(subs: Path, out: Path, jobs: int) -> tuple[float, list[grading.StudentResult]]:
-    opts = grading.Options(jobs=jobs, cell_timeout=30, timeout=120)
+def _grade(subs: Path, out: Path, jobs: int) -> tuple[float, list[grade.StudentResult]]:
+    opts = grade.Options(jobs=jobs, cell_timeout=30, timeout=120)
     start = time.perf_counter()
-    results = grading.grade_batch(SOLUTION, subs, out, opts, log=lambda *a: None)
+    results = grade.grade_batch(SOLUTION, subs, out, opts, log=lambda *a: None)
     return time.perf_counter() - start, results
 
 

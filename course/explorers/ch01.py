@@ -16,6 +16,8 @@ from threadpoolctl import threadpool_limits
 
 from scratchnn import initializers
 
+from course.explorers.widgets import show_explorer
+
 # The schemes the depth experiment compares: label -> factory(seed) of a scratchnn initializer.
 SCHEMES = {
     "N(0, 0.01²)": lambda seed: initializers.RandomNormal(stddev=0.01, seed=seed),
@@ -136,20 +138,14 @@ def explore_depth(scheme: str = "Glorot normal", activation: str = "relu", depth
     The arguments set the starting view (the chapter shows the same view as a static figure).
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     scheme = widgets.Dropdown(options=list(SCHEMES), value=scheme, description="init")
     activation = widgets.ToggleButtons(options=["relu", "tanh"], value=activation, description="activation")
     depth = widgets.IntSlider(value=depth, min=2, max=50, step=1, description="depth",
                               continuous_update=False)
 
-    def draw(scheme, activation, depth):
-        fig = plot_layer_histograms(scheme, activation, depth)
-        plt.show()
-
-    out = widgets.interactive_output(draw, {"scheme": scheme, "activation": activation, "depth": depth})
-    display(widgets.VBox([widgets.HBox([scheme, depth]), activation, out]))
+    show_explorer(plot_layer_histograms, [{"scheme": scheme, "depth": depth},
+                                          {"activation": activation}])
 
 
 def plot_decision_boundaries(predictors: dict, x, y, title: str):

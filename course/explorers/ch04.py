@@ -1,66 +1,28 @@
-"""Chapter 04 helpers: the parity check for optimizer updates, the 2-D test surfaces and their
-trajectories, the digits data the training experiments use, and the optimizer explorer (live widget + the static figure the site shows).
+"""Chapter 04 helpers: the 2-D test surfaces and their trajectories, and the optimizer
+explorer (live widget + the static figure the site shows). The parity check for optimizer
+updates is ``course.checks.allclose_parity``; the digits data ``course.datasets.digits_split``.
 
 Nothing here imports Keras or TensorFlow; ``ipywidgets`` is imported only by the explorer.
 
     surface = SURFACES["rosenbrock"]
     path = trajectory(scratchnn.optimizers.Adam(0.05), surface, steps=500)
     plot_trajectories({"Adam": path}, surface)
-    x_train, y_train, x_test, y_test = digits()
     optimizer_explorer()
 """
 from __future__ import annotations
 
 import numpy as np
 
+from course.explorers.widgets import show_explorer
+
 __all__ = [
-    "allclose_parity",
     "SURFACES",
     "trajectory",
     "plot_trajectories",
     "plot_explorer_view",
     "optimizer_explorer",
-    "digits",
     "OPTIMIZER_FACTORIES",
 ]
-
-RTOL, ATOL = 1e-5, 1e-6  # CURRICULUM §04: np.allclose(ours, keras, rtol=1e-5, atol=1e-6)
-
-
-def allclose_parity(actual, expected, label: str = "", rtol: float = RTOL, atol: float = ATOL,
-                    quiet: bool = False) -> float:
-    """Assert ``np.allclose(actual, expected, rtol, atol)`` for lists of arrays; print the evidence.
-
-    actual, expected: matching lists (or single arrays) — e.g. our float64 parameters and Keras's
-    float32 variables after the same steps. The assertion is element-wise
-    (|Δ_i| ≤ atol + rtol·|expected_i|); the printed line shows the largest |Δ| and the loosest
-    bound that check allowed, atol + rtol·max|expected| (``quiet=True``: no line). Returns the
-    largest |Δ|.
-    Raises AssertionError naming the array, the index and both values on failure.
-    """
-    if isinstance(actual, np.ndarray) or np.isscalar(actual):
-        actual, expected = [actual], [expected]
-    actual = [np.asarray(a.numpy() if hasattr(a, "numpy") else a, dtype=np.float64) for a in actual]
-    expected = [np.asarray(e.numpy() if hasattr(e, "numpy") else e, dtype=np.float64) for e in expected]
-    if len(actual) != len(expected):
-        raise AssertionError(f"{label}: {len(actual)} arrays vs {len(expected)} expected")
-    worst, bound = 0.0, atol
-    for k, (a, e) in enumerate(zip(actual, expected)):
-        if a.shape != e.shape:
-            raise AssertionError(f"{label}: array {k} has shape {a.shape}, expected {e.shape}")
-        diff = np.abs(a - e)
-        allowed = atol + rtol * np.abs(e)
-        if not np.all(diff <= allowed):
-            i = tuple(int(j) for j in np.unravel_index(np.argmax(diff - allowed), diff.shape))
-            raise AssertionError(
-                f"{label}: not allclose(rtol={rtol:.0e}, atol={atol:.0e}) ✗ in array {k} at index {i}: "
-                f"actual={a[i]:.8g}, expected={e[i]:.8g}, |Δ| = {diff[i]:.1e}")
-        if diff.size:
-            worst = max(worst, float(diff.max()))
-            bound = max(bound, atol + rtol * float(np.abs(e).max()))
-    if not quiet:
-        print(f"{label}: max |Δ| = {worst:.1e} ≤ {bound:.0e} ✓")
-    return worst
 
 
 # --------------------------------------------------------------------------- 2-D surfaces
@@ -196,8 +158,6 @@ def optimizer_explorer(optimizer: str = "Adam", learning_rate: float = 0.05, sur
                        steps: int = 300):
     """Live explorer: optimizer × learning rate × surface → trajectory and loss along it."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     opt = widgets.Dropdown(options=list(OPTIMIZER_FACTORIES), value=optimizer, description="optimizer")
     lr = widgets.FloatLogSlider(value=learning_rate, base=10, min=-4, max=0, step=0.25,
@@ -206,22 +166,5 @@ def optimizer_explorer(optimizer: str = "Adam", learning_rate: float = 0.05, sur
     n = widgets.IntSlider(value=steps, min=10, max=2000, step=10, description="steps",
                           continuous_update=False)
 
-    def draw(optimizer, learning_rate, surface, steps):
-        plot_explorer_view(optimizer, learning_rate, surface, steps)
-        plt.show()
-
-    out = widgets.interactive_output(draw, {"optimizer": opt, "learning_rate": lr, "surface": surf, "steps": n})
-    display(widgets.VBox([widgets.HBox([opt, lr]), widgets.HBox([surf, n]), out]))
-
-
-# --------------------------------------------------------------------------- digits MLP
-
-def digits(seed: int = 0):
-    """sklearn's bundled 8×8 digits: (x_train, y_train, x_test, y_test), pixels scaled to [0, 1],
-    integer labels 0–9; a fixed 1,437 / 360 split."""
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(seed).permutation(len(x))
-    x, y = x[order] / 16.0, y[order]
-    return x[:1437], y[:1437], x[1437:], y[1437:]
+    show_explorer(plot_explorer_view, [{"optimizer": opt, "learning_rate": lr},
+                                       {"surface": surf, "steps": n}])

@@ -1,5 +1,5 @@
-"""Chapter 06 (regularization): the noisy-moons data and the penalty explorer (live widget +
-the static figure the site shows).
+"""Chapter 06 (regularization): the penalty explorer (live widget + the static figure the
+site shows).
 
 The network and its training live in the chapter (``moons_mlp`` and ``train_moons``, visible
 cells): the figures here take the chapter's training function as an argument. Nothing here
@@ -9,20 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from course.explorers.widgets import show_explorer
+
 PENALTIES = ("none", "L2", "L1", "max-norm")
-
-
-def moons(n_train: int = 100, n_val: int = 500, noise: float = 0.35):
-    """Noisy two-moons: (x_train, y_train, x_val, y_val); y of shape (n, 1), 0.0/1.0.
-
-    Few, noisy training points and a fresh validation set from the same distribution:
-    a 2-64-64-1 network can memorise the training set, which is the point.
-    """
-    from sklearn.datasets import make_moons
-
-    x, y = make_moons(n_train, noise=noise, random_state=0)
-    xv, yv = make_moons(n_val, noise=noise, random_state=1)
-    return x, y[:, None].astype(float), xv, yv[:, None].astype(float)
 
 
 def all_kernels(model) -> np.ndarray:
@@ -61,11 +50,13 @@ def plot_explorer_view(train, kind: str = "L2", strength: float = 0.01, epochs: 
     """The explorer's view: decision boundary (left) and kernel-weight histogram (right).
 
     train: the chapter's ``train_moons(kind, strength, epochs) -> (model, history)``, which
-    trains on ``moons()``; the title's accuracy is measured on its validation points.
+    trains on ``course.datasets.noisy_moons()``; the title's accuracy is measured on its validation points.
     """
     import matplotlib.pyplot as plt
 
-    x, y, x_val, y_val = moons()
+    from course.datasets import noisy_moons
+
+    x, y, x_val, y_val = noisy_moons()
     model, _ = train(kind, strength, epochs)
     val_acc = np.mean((model.forward(x_val) > 0) == (y_val > 0.5))  # logit 0 is p = ½
     if fig is None:
@@ -84,8 +75,6 @@ def regularization_explorer(train, kind: str = "L2", strength: float = 0.01, epo
     train: the chapter's ``train_moons`` (see ``plot_explorer_view``).
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     kind_w = widgets.ToggleButtons(options=list(PENALTIES), value=kind, description="penalty")
     strength_w = widgets.FloatLogSlider(value=strength, base=10, min=-5, max=1, step=0.25,
@@ -93,10 +82,5 @@ def regularization_explorer(train, kind: str = "L2", strength: float = 0.01, epo
     epochs_w = widgets.IntSlider(value=epochs, min=50, max=1000, step=50, description="epochs",
                                  continuous_update=False)
 
-    def draw(kind, strength, epochs):
-        plot_explorer_view(train, kind, strength, epochs)
-        plt.show()
-
-    controls = {"kind": kind_w, "strength": strength_w, "epochs": epochs_w}
-    out = widgets.interactive_output(draw, controls)
-    display(widgets.VBox([kind_w, widgets.HBox([strength_w, epochs_w]), out]))
+    show_explorer(lambda kind, strength, epochs: plot_explorer_view(train, kind, strength, epochs),
+                  [{"kind": kind_w}, {"strength": strength_w, "epochs": epochs_w}])

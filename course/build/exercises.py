@@ -20,9 +20,8 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
-EXERCISES = ROOT / "exercises"
+from course.paths import EXERCISES, ROOT, SOLUTIONS
+
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -116,7 +115,7 @@ def graded_tests_passing_blank(solution, cwd: Path, timeout: int = 120) -> list[
     """
     from nbclient import NotebookClient
 
-    from course.execute import KERNEL_ARGS
+    from course.build.execute import KERNEL_ARGS
 
     blank = make_exercise(solution, keep_hidden=True)
     client = NotebookClient(blank, timeout=timeout, kernel_name="python3", allow_errors=True,

@@ -19,8 +19,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from course.bench_optimizers import bench_optimizers
-from course.execute import DEFAULT_GLOBS, KERNEL_ARGS, ROOT, apply_kernel_env
+from course.bench.optimizers import bench_optimizers
+from course.build.execute import DEFAULT_GLOBS, KERNEL_ARGS, ROOT, apply_kernel_env
 
 BUDGETS = {"notebook": 60.0, "book cold": 60.0, "book cached": 30.0}
 
@@ -103,7 +103,7 @@ def bench_tests() -> list[tuple[str, str]]:
 
 def bench_grader() -> list[tuple[str, str]]:
     try:
-        from course.bench_grading import bench_grading
+        from course.bench.grading import bench_grading
     except ImportError:
         return [("grader", "not available")]
     return [(f"grader: {label}", value) for label, value in bench_grading()]
@@ -146,6 +146,3 @@ def main() -> int:
     print_table(rows)
     return 1 if any(value.startswith(FAILED) for _, value in rows) else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,37 +1,18 @@
-"""Chapter 05 (vanishing and exploding gradients): the data, the per-layer gradient-norm figure
-and the widget explorer. The network and its gradients are the chapter's own (its
-``deep_mlp`` and ``gradient_norms`` cells); the figure and the explorer take that function.
+"""Chapter 05 (vanishing and exploding gradients): the per-layer gradient-norm figure and the
+widget explorer. The network, its gradients and the data (``course.datasets``) are the
+chapter's own (its ``deep_mlp`` and ``gradient_norms`` cells); the figure and the explorer
+take that function.
 
-    X, y = digits()
     plot_gradient_norms([("Glorot uniform", "sigmoid", False)], gradient_norms, depth=15)
     explore_gradients(gradient_norms, inits=list(INITS))
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
+from course.explorers.widgets import show_explorer
+
 HIDDEN_ACTIVATIONS = ["sigmoid", "tanh", "relu", "selu"]
-
-
-@functools.lru_cache(maxsize=1)
-def _digits():
-    from sklearn.datasets import load_digits
-
-    X, y = load_digits(return_X_y=True)
-    std = X.std(axis=0)
-    X = (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)  # two pixels are always 0
-    return X, y
-
-
-def digits(n: int | None = None):
-    """load_digits standardised per pixel: X (n, 64) float64, y (n,) integer labels 0–9.
-
-    n: the first n examples (all 1,797 when None). Returns copies (safe to modify).
-    """
-    X, y = _digits()
-    return X[:n].copy(), y[:n].copy()
 
 
 def plot_gradient_norms(configs, norms, depth=15, ax=None, title=None):
@@ -67,8 +48,6 @@ def explore_gradients(norms, inits, depth=15, init="Glorot uniform", activation=
     other arguments set the starting view (the chapter shows it as a static figure too).
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     w_depth = widgets.IntSlider(value=depth, min=2, max=40, step=1, description="depth",
                                 continuous_update=False)
@@ -84,8 +63,6 @@ def explore_gradients(norms, inits, depth=15, init="Glorot uniform", activation=
                                   title=f"{depth} hidden layers: first/last layer gradient "
                                         f"ratio {ratio}")
         fig.axes[0].set_ylim(1e-16, 1e8)
-        plt.show()
 
-    out = widgets.interactive_output(draw, {"depth": w_depth, "init": w_init,
-                                            "activation": w_act, "batch_norm": w_bn})
-    display(widgets.VBox([widgets.HBox([w_depth, w_init]), w_act, w_bn, out]))
+    show_explorer(draw, [{"depth": w_depth, "init": w_init}, {"activation": w_act},
+                         {"batch_norm": w_bn}])

@@ -1,4 +1,4 @@
-"""pytest plugin loaded (``-p course.grading_plugin``) inside the grading sandbox.
+"""pytest plugin loaded (``-p course.grading.plugin``) inside the grading sandbox.
 
 It does three things nbval 0.11 does not:
 

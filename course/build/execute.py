@@ -15,7 +15,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
+from course.paths import ROOT
+
 DEFAULT_GLOBS = ("chapters/[0-9][0-9]_*.ipynb", "solutions/[0-9][0-9]_*.ipynb")
 
 # Outputs are stored and compared in exactly this environment (see FIELD_NOTES / README).
@@ -80,8 +81,17 @@ def execute(path: Path, timeout: int = 600) -> float:
 
 
 def main(argv: list[str]) -> int:
-    force = "--force" in argv
-    paths = [Path(a) for a in argv if not a.startswith("--")]
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m course execute",
+        description="Re-execute notebooks in place, storing their outputs; a notebook whose "
+                    "code cells are unchanged since its last execution is skipped.")
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="notebooks to execute (default: chapters/ and solutions/)")
+    parser.add_argument("--force", action="store_true", help="execute unchanged notebooks too")
+    args = parser.parse_args(argv)  # -h prints the help and exits: it never executes anything
+    force, paths = args.force, args.notebooks
     if not paths:
         paths = [p for pattern in DEFAULT_GLOBS for p in sorted(ROOT.glob(pattern))]
     apply_kernel_env()

@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from course.paths import ROOT
+
 NOBODY = 65534
 # As root, each parallel grading slot runs as its own numeric user id (no passwd entry is
 # needed): RLIMIT_NPROC counts processes per user, so one student's fork bomb cannot starve
@@ -92,7 +94,7 @@ def _masked(path: Path) -> bool:
 def _needed_paths() -> set[Path]:
     """Everything the sandboxed Python must reach: its installation, the virtualenv, the
     repository and every folder on ``sys.path`` (a ``.pth`` file may add one)."""
-    here = Path(__file__).resolve().parent.parent
+    here = ROOT
     paths = {Path(sys.base_prefix), Path(sys.prefix), Path(python()).parent, here}
     paths |= {Path(p) for p in sys.path if p and Path(p).is_absolute() and Path(p).exists()}
     return {p.absolute() for p in paths}

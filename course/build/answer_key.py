@@ -1,6 +1,6 @@
 """Keep the answer key (the course's own library, ``scratchnn``) out of graded answers.
 
-Two layers, used by course/grading.py:
+Two layers, used by course/grading/grade.py:
 
 1. **Static, always.** :func:`uses_library` reads a student's solution cell and reports
    whether it reaches the library: an ``import`` of it, its name in an identifier or a
@@ -22,8 +22,9 @@ import importlib.util
 import re
 from pathlib import Path
 
+from course.paths import ROOT
+
 LIBRARY = "scratchnn"
-ROOT = Path(__file__).resolve().parent.parent
 _WORD = re.compile(rf"\b{LIBRARY}\b")
 # Attributes that lead from any object to the module dictionaries it came from.
 _ESCAPES = {"__globals__": "reads a function's __globals__",

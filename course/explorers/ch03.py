@@ -1,5 +1,5 @@
-"""Chapter 03 helpers (loss functions): the parity check used by the chapter and its tests,
-the loss curves of one moving prediction, their figures and the live explorer.
+"""Chapter 03 helpers (loss functions): the loss curves of one moving prediction, their
+figures and the live explorer (the parity check is ``course.checks.loss_parity``).
 
 NumPy and matplotlib on top of ``scratchnn.losses``; nothing here imports Keras or TensorFlow,
 and ``ipywidgets`` is imported only by the explorer.
@@ -13,39 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from course.checks import parity
+from course.explorers.widgets import show_explorer
 
-__all__ = ["loss_parity", "PATHS", "loss_curve", "plot_loss_grid", "plot_loss_view", "loss_explorer"]
+__all__ = ["PATHS", "loss_curve", "plot_loss_grid", "plot_loss_view", "loss_explorer"]
 
-
-def loss_parity(actual, expected, tol: float, label: str = "", relative: bool = False) -> None:
-    """``course.parity`` for losses, whose correct answer can be NaN (Keras's CCE of an all-zero
-    probability row) and whose gradients can be as large as 1/ε = 1e7.
-
-    NaN must appear at exactly the same places in both (else AssertionError naming the first
-    place); the finite entries are compared by ``parity``. relative=True compares
-    Δ / max(1, |expected|): absolute below 1, relative above (float32 keeps ~7 digits of 1e7).
-    """
-    a = np.asarray(actual, dtype=np.float64)
-    e = np.asarray(expected, dtype=np.float64)
-    if a.shape != e.shape:
-        raise AssertionError(f"{label}: shape mismatch: actual has shape {a.shape}, expected {e.shape}")
-    if not np.array_equal(np.isnan(a), np.isnan(e)):
-        idx = tuple(int(i) for i in np.argwhere(np.isnan(a) != np.isnan(e))[0])
-        raise AssertionError(f"{label}: NaN in one but not the other at index {idx}: "
-                             f"actual={a[idx]:.6g}, expected={e[idx]:.6g}")
-    keep = ~np.isnan(e)
-    a, e = a[keep], e[keep]
-    if relative:
-        scale = np.maximum(1.0, np.abs(e))
-        a, e = a / scale, e / scale
-    parity(a, e, tol, label)
-
-
-# --- one prediction moving along a path ------------------------------------------------------
-# Each path maps a scalar x (what the plot's horizontal axis shows) to a batch of one
-# prediction y_pred(x) and its derivative dy_pred/dx, so that the slope of the curve is the
-# directional derivative  ∂L/∂y_pred · dy_pred/dx.
 
 def _scalar(x):            # regression: the prediction itself
     return x[:, None], np.ones((len(x), 1))
@@ -162,8 +133,6 @@ def plot_loss_view(name: str, target: float = 0.0, label: int = 1, delta: float 
 def loss_explorer(name: str = "huber"):
     """Live explorer: pick a loss, its target or label, Huber's δ and the logit form."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     loss = widgets.Dropdown(options=list(PATHS), value=name, description="loss")
     target = widgets.FloatSlider(value=0.0, min=-2.0, max=2.0, step=0.25, description="y_true",
@@ -173,10 +142,5 @@ def loss_explorer(name: str = "huber"):
                                    continuous_update=False)
     logits = widgets.Checkbox(value=False, description="from_logits")
 
-    def draw(name, target, label, delta, from_logits):
-        plot_loss_view(name, target, label, delta, from_logits)
-        plt.show()
-
-    out = widgets.interactive_output(draw, {"name": loss, "target": target, "label": label,
-                                            "delta": delta, "from_logits": logits})
-    display(widgets.VBox([widgets.HBox([loss, logits]), widgets.HBox([target, delta]), label, out]))
+    show_explorer(plot_loss_view, [{"name": loss, "from_logits": logits},
+                                   {"target": target, "delta": delta}, {"label": label}])

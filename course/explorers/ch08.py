@@ -1,5 +1,5 @@
-"""Chapter 08 (pruning): the digits data, the compressed-size measure, and the sparsity
-explorer (live widget + the static figure the site shows).
+"""Chapter 08 (pruning): the compressed-size measure and the sparsity explorer (live widget +
+the static figure the site shows).
 
 No model and no training here: the network, its training (chapter 04's ``fit``) and the
 pruning experiment (``prune``, ``prune_and_fine_tune``, ``sweep``) are cells of
@@ -12,20 +12,10 @@ import io
 
 import numpy as np
 
+from course.explorers.widgets import show_explorer
+
 METHODS = ("global magnitude", "per-layer magnitude", "neuron norm")
 SPARSITIES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
-
-
-def digits():
-    """8×8 digits, pixels scaled to [0, 1]: (x_train, y_train, x_test, y_test); a seeded,
-    stratified 1347/450 split."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    x, y = load_digits(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(x / 16.0, y, test_size=0.25,
-                                                        random_state=0, stratify=y)
-    return x_train, y_train, x_test, y_test
 
 
 def npz_kb(weights) -> float:
@@ -85,8 +75,6 @@ def pruning_explorer(sweep_fn, sparsity: float = 0.9, method: str = "global magn
     sweep_fn: as for plot_explorer_view (the chapter's ``sweep`` with the trained weights).
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     method_w = widgets.ToggleButtons(options=list(METHODS), value=method, description="method")
     sparsity_w = widgets.FloatSlider(value=sparsity, min=0.0, max=0.99, step=0.01,
@@ -94,10 +82,6 @@ def pruning_explorer(sweep_fn, sparsity: float = 0.9, method: str = "global magn
     epochs_w = widgets.IntSlider(value=epochs, min=0, max=20, step=1, description="fine-tune",
                                  continuous_update=False)
 
-    def draw(method, sparsity, epochs):
-        plot_explorer_view(sweep_fn, sparsity, method, epochs)
-        plt.show()
-
-    out = widgets.interactive_output(draw, {"method": method_w, "sparsity": sparsity_w,
-                                            "epochs": epochs_w})
-    display(widgets.VBox([method_w, widgets.HBox([sparsity_w, epochs_w]), out]))
+    show_explorer(lambda method, sparsity, epochs:
+                  plot_explorer_view(sweep_fn, sparsity, method, epochs),
+                  [{"method": method_w}, {"sparsity": sparsity_w, "epochs": epochs_w}])

@@ -3,12 +3,14 @@
 The network (``dropout_mlp``), its training (``train_dropout``, which runs scratchnn's ``fit``
 with a callback that measures the network in inference mode) and Monte Carlo dropout live in
 the chapter's visible cells; the figures here take the chapter's training function as an
-argument. The data are chapter 06's noisy moons (``course.explorers_06.moons``). Nothing
+argument. The data are chapter 06's noisy moons (``course.datasets.noisy_moons``). Nothing
 here imports Keras or TensorFlow; ``ipywidgets`` only in the explorer.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from course.explorers.widgets import show_explorer
 
 
 def plot_curves(axes, train, rate: float, epochs: int):
@@ -59,17 +61,11 @@ def dropout_explorer(train, rate: float = 0.5, epochs: int = 300):
     train: the chapter's ``train_dropout`` (see ``plot_curves``).
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     rate_w = widgets.FloatSlider(value=rate, min=0.0, max=0.9, step=0.1, description="rate",
                                  continuous_update=False)
     epochs_w = widgets.IntSlider(value=epochs, min=50, max=1000, step=50, description="epochs",
                                  continuous_update=False)
 
-    def draw(rate, epochs):
-        plot_explorer_view(train, rate, epochs)
-        plt.show()
-
-    out = widgets.interactive_output(draw, {"rate": rate_w, "epochs": epochs_w})
-    display(widgets.VBox([widgets.HBox([rate_w, epochs_w]), out]))
+    show_explorer(lambda rate, epochs: plot_explorer_view(train, rate, epochs),
+                  [{"rate": rate_w, "epochs": epochs_w}])

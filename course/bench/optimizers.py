@@ -3,13 +3,13 @@
 Both train the chapter's 64-64-10 ReLU network on the 1,437 training digits with Adam and
 batches of 32 (45 steps per epoch), measured in the same process, one after the other:
 
-    from course.bench_optimizers import bench_optimizers
+    from course.bench.optimizers import bench_optimizers
     for label, value in bench_optimizers():
         print(label, value)
 
 Keras is timed over one ``fit`` call of ``epochs`` epochs after a one-epoch warm-up call (which
 traces the training function); the NumPy loop is timed the same way. Run ``python -m
-course.bench_optimizers`` with TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0, as ``make`` does.
+course.bench.optimizers`` with TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0, as ``make`` does.
 """
 from __future__ import annotations
 
@@ -63,9 +63,9 @@ def time_keras(epochs: int, data) -> float:
 
 def bench_optimizers(epochs: int = 20) -> list[tuple[str, str]]:
     """Rows for ``make bench``: NumPy and Keras seconds per epoch, and their ratio (one run)."""
-    from course.explorers_04 import digits
+    from course.datasets import digits_split
 
-    data = digits()
+    data = digits_split()
     numpy_s = time_numpy(epochs, data)
     keras_s = time_keras(epochs, data)
     return [
