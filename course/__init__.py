@@ -10,12 +10,23 @@ In notebooks::
 
 On the command line: ``python -m course {export,execute,exercises,grade,merge}``.
 """
+
 from course.checks import (
-    claim, gradient_check, numerical_gradient, parity, relative_error, varies,
+    claim,
+    gradient_check,
+    numerical_gradient,
+    parity,
+    relative_error,
+    varies,
 )
 from course.notebook import setup
 
 __all__ = [
-    "setup", "parity", "relative_error", "numerical_gradient", "gradient_check", "claim",
+    "setup",
+    "parity",
+    "relative_error",
+    "numerical_gradient",
+    "gradient_check",
+    "claim",
     "varies",
 ]

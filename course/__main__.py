@@ -1,11 +1,12 @@
 """``python -m course <command> …`` — the course's command line.
 
-    export      write cells tagged `export` to scratchnn/ (--check: fail if out of sync)
-    execute     re-execute changed notebooks in place, storing outputs (--force: all)
-    exercises   write exercises/ from solutions/ (--check: fail if out of sync)
-    grade       grade a folder of submissions (see `python -m course grade --help`)
-    merge       merge the gradebooks of several shards
+export      write cells tagged `export` to scratchnn/ (--check: fail if out of sync)
+execute     re-execute changed notebooks in place, storing outputs (--force: all)
+exercises   write exercises/ from solutions/ (--check: fail if out of sync)
+grade       grade a folder of submissions (see `python -m course grade --help`)
+merge       merge the gradebooks of several shards
 """
+
 from __future__ import annotations
 
 import importlib

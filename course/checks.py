@@ -3,6 +3,7 @@
 The printed form is part of the course: a reader sees
 ``max |Δ| = 2.4e-07 ≤ 1e-06 ✓`` under every comparison between NumPy and Keras.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,15 @@ from typing import Callable
 import numpy as np
 
 __all__ = [
-    "parity", "relative_error", "numerical_gradient", "gradient_check", "claim", "varies",
-    "check_activation", "loss_parity", "allclose_parity",
+    "parity",
+    "relative_error",
+    "numerical_gradient",
+    "gradient_check",
+    "claim",
+    "varies",
+    "check_activation",
+    "loss_parity",
+    "allclose_parity",
 ]
 
 # Chapter 04's tolerance for optimizer updates: np.allclose(ours, keras, rtol=1e-5, atol=1e-6)
@@ -77,7 +85,9 @@ def relative_error(g, g_hat) -> float:
     return 0.0 if denom == 0 else float(np.linalg.norm(g - g_hat) / denom)
 
 
-def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
     """Centred finite differences of a scalar function, in float64.
 
     f: maps an array shaped like ``x`` to a scalar. x: float64 array, perturbed in place
@@ -86,7 +96,9 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: flo
     against float64 round-off (≈ 1e-16 / eps).
     """
     if not isinstance(x, np.ndarray) or x.dtype != np.float64:
-        raise TypeError("numerical_gradient needs a float64 NumPy array (float32 round-off swamps eps)")
+        raise TypeError(
+            "numerical_gradient needs a float64 NumPy array (float32 round-off swamps eps)"
+        )
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
         saved = x[i]
@@ -147,6 +159,7 @@ def claim(holds, statement: str) -> None:
 
 # ------------------------------------------------------------------ chapter-specific forms
 
+
 def check_activation(f, x, expected, tol: float, label: str = "") -> float:
     """Run ``f(x)`` with NumPy floating-point errors made fatal, then compare with ``expected``.
 
@@ -183,11 +196,15 @@ def loss_parity(actual, expected, tol: float, label: str = "", relative: bool = 
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     if a.shape != e.shape:
-        raise AssertionError(f"{label}: shape mismatch: actual has shape {a.shape}, expected {e.shape}")
+        raise AssertionError(
+            f"{label}: shape mismatch: actual has shape {a.shape}, expected {e.shape}"
+        )
     if not np.array_equal(np.isnan(a), np.isnan(e)):
         idx = tuple(int(i) for i in np.argwhere(np.isnan(a) != np.isnan(e))[0])
-        raise AssertionError(f"{label}: NaN in one but not the other at index {idx}: "
-                             f"actual={a[idx]:.6g}, expected={e[idx]:.6g}")
+        raise AssertionError(
+            f"{label}: NaN in one but not the other at index {idx}: "
+            f"actual={a[idx]:.6g}, expected={e[idx]:.6g}"
+        )
     keep = ~np.isnan(e)
     a, e = a[keep], e[keep]
     if relative:
@@ -202,8 +219,9 @@ def loss_parity(actual, expected, tol: float, label: str = "", relative: bool = 
 # directional derivative  ∂L/∂y_pred · dy_pred/dx.
 
 
-def allclose_parity(actual, expected, label: str = "", rtol: float = RTOL, atol: float = ATOL,
-                    quiet: bool = False) -> float:
+def allclose_parity(
+    actual, expected, label: str = "", rtol: float = RTOL, atol: float = ATOL, quiet: bool = False
+) -> float:
     """Assert ``np.allclose(actual, expected, rtol, atol)`` for lists of arrays; print the evidence.
 
     actual, expected: matching lists (or single arrays) — e.g. our float64 parameters and Keras's
@@ -216,7 +234,9 @@ def allclose_parity(actual, expected, label: str = "", rtol: float = RTOL, atol:
     if isinstance(actual, np.ndarray) or np.isscalar(actual):
         actual, expected = [actual], [expected]
     actual = [np.asarray(a.numpy() if hasattr(a, "numpy") else a, dtype=np.float64) for a in actual]
-    expected = [np.asarray(e.numpy() if hasattr(e, "numpy") else e, dtype=np.float64) for e in expected]
+    expected = [
+        np.asarray(e.numpy() if hasattr(e, "numpy") else e, dtype=np.float64) for e in expected
+    ]
     if len(actual) != len(expected):
         raise AssertionError(f"{label}: {len(actual)} arrays vs {len(expected)} expected")
     worst, bound = 0.0, atol
@@ -229,7 +249,8 @@ def allclose_parity(actual, expected, label: str = "", rtol: float = RTOL, atol:
             i = tuple(int(j) for j in np.unravel_index(np.argmax(diff - allowed), diff.shape))
             raise AssertionError(
                 f"{label}: not allclose(rtol={rtol:.0e}, atol={atol:.0e}) ✗ in array {k} at index {i}: "
-                f"actual={a[i]:.8g}, expected={e[i]:.8g}, |Δ| = {diff[i]:.1e}")
+                f"actual={a[i]:.8g}, expected={e[i]:.8g}, |Δ| = {diff[i]:.1e}"
+            )
         if diff.size:
             worst = max(worst, float(diff.max()))
             bound = max(bound, atol + rtol * float(np.abs(e).max()))

@@ -6,6 +6,7 @@ says why: chapter 04 compares optimizers on pixels in [0, 1] with a shuffled spl
 chapter 05 standardises every pixel (deep stacks need zero-mean inputs) and takes the first
 examples in order; chapter 08 keeps every class in proportion in a stratified split.
 """
+
 from __future__ import annotations
 
 import functools
@@ -72,6 +73,7 @@ def digits_stratified():
     from sklearn.model_selection import train_test_split
 
     x, y = load_digits(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(x / 16.0, y, test_size=0.25,
-                                                        random_state=0, stratify=y)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x / 16.0, y, test_size=0.25, random_state=0, stratify=y
+    )
     return x_train, y_train, x_test, y_test

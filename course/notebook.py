@@ -1,4 +1,5 @@
 """The one call every chapter, solution and exercise notebook makes first."""
+
 from __future__ import annotations
 
 import random

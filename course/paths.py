@@ -1,7 +1,8 @@
 """Where things are in the repository (every tool finds its files from here)."""
+
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent   # the repository
+ROOT = Path(__file__).resolve().parent.parent  # the repository
 CHAPTERS = ROOT / "chapters"
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"

@@ -16,6 +16,7 @@ wrong answer matches one, the message names that slip instead of the generic hin
     check_close("l2_penalty(w, 0.1)", got, 0.1425, tol=1e-12,
                 hint="Keras's L2 is l2 * sum(w**2)", slips={"used ½·l2·Σw²": 0.07125})
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,8 +50,7 @@ def _slip(a: np.ndarray, slips, tol: float) -> str | None:
     return None
 
 
-def check_close(name: str, actual, expected, tol: float = 1e-8, hint: str = "",
-                slips=None) -> None:
+def check_close(name: str, actual, expected, tol: float = 1e-8, hint: str = "", slips=None) -> None:
     """Assert ``actual`` equals ``expected`` element-wise within ``tol``; print one ✓ line.
 
     name: what was called, e.g. ``"dense_forward(x, kernel, bias)"``.
@@ -66,9 +66,7 @@ def check_close(name: str, actual, expected, tol: float = 1e-8, hint: str = "",
         slip = _slip(a, slips, tol)
         if slip is not None:
             hint = f"this is exactly what you get when you {slip}"
-        raise AssertionError(
-            f"{name}: expected shape {e.shape}, got shape {a.shape}{_hint(hint)}"
-        )
+        raise AssertionError(f"{name}: expected shape {e.shape}, got shape {a.shape}{_hint(hint)}")
     if not np.all(np.isfinite(a)):
         idx = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
         raise AssertionError(

@@ -15,4 +15,14 @@ def __getattr__(name):
     raise AttributeError(f"module 'scratchnn' has no attribute {name!r}")
 
 
-__all__ = ["activations", "dropout", "foundations", "initializers", "losses", "normalization", "optimizers", "pruning", "regularizers"]
+__all__ = [
+    "activations",
+    "dropout",
+    "foundations",
+    "initializers",
+    "losses",
+    "normalization",
+    "optimizers",
+    "pruning",
+    "regularizers",
+]

@@ -1,4 +1,5 @@
 """Shared test setup: the environment every kernel and TensorFlow import must see."""
+
 import os
 
 from course.build.execute import KERNEL_ENV
@@ -6,4 +7,3 @@ from course.paths import ROOT  # noqa: F401  (the tests import it from here)
 
 # Before TensorFlow is imported anywhere in this process, and inherited by nbval's kernels.
 os.environ.update(KERNEL_ENV)
-

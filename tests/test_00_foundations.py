@@ -1,4 +1,5 @@
 """Chapter 00 ↔ scratchnn.foundations: unit, gradient-check, Keras parity and property tests."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,14 @@ from hypothesis import given, settings, strategies as st
 
 import course
 from scratchnn.foundations import (
-    ACTIVATIONS, Dense, Sequential, binary_crossentropy_with_logits, glorot_uniform, sgd_step, sigmoid, train,
+    ACTIVATIONS,
+    Dense,
+    Sequential,
+    binary_crossentropy_with_logits,
+    glorot_uniform,
+    sgd_step,
+    sigmoid,
+    train,
 )
 
 ACTIVATION_NAMES = sorted(ACTIVATIONS)
@@ -40,6 +48,7 @@ def numerical_grads(model, x, y):
 
 # --- the layer ------------------------------------------------------------------------------
 
+
 def test_dense_forward_is_x_at_kernel_plus_bias():
     layer = Dense(2)
     layer.set_weights([np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), np.array([0.5, -0.5])])
@@ -64,7 +73,9 @@ def test_glorot_uniform_bounds_and_std():
 def test_sigmoid_is_stable_for_large_inputs():
     with np.errstate(over="raise", invalid="raise"):  # underflow to 0 is fine
         s = sigmoid(np.array([-1000.0, -20.0, 0.0, 20.0, 1000.0]))
-    np.testing.assert_allclose(s, [0.0, 2.0611536e-09, 0.5, 1 - 2.0611536e-09, 1.0], rtol=1e-7, atol=1e-300)
+    np.testing.assert_allclose(
+        s, [0.0, 2.0611536e-09, 0.5, 1 - 2.0611536e-09, 1.0], rtol=1e-7, atol=1e-300
+    )
 
 
 @pytest.mark.parametrize("name", ACTIVATION_NAMES)
@@ -76,6 +87,7 @@ def test_activation_derivatives_match_finite_differences(name):
 
 
 # --- clear errors ---------------------------------------------------------------------------
+
 
 def test_wrong_input_shape_names_expected_and_actual():
     layer = Dense(4)
@@ -111,6 +123,7 @@ def test_set_weights_rejects_wrong_shapes():
 
 # --- gradient checks ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("activation", ACTIVATION_NAMES)
 def test_backprop_matches_numerical_gradient(activation):
     x, y = toy_batch(1, 6)
@@ -126,7 +139,9 @@ def test_input_gradient_matches_numerical_gradient():
     model = make_mlp()
     _, grad = binary_crossentropy_with_logits(y, model.forward(x))
     dx = model.backward(grad)
-    num = course.numerical_gradient(lambda xx: binary_crossentropy_with_logits(y, model.forward(xx))[0], x.copy())
+    num = course.numerical_gradient(
+        lambda xx: binary_crossentropy_with_logits(y, model.forward(xx))[0], x.copy()
+    )
     assert course.relative_error(dx, num) < 1e-7
 
 
@@ -156,10 +171,15 @@ def test_gradient_check_catches_a_buggy_backward(monkeypatch, buggy_backward):
 
 @settings(max_examples=25, deadline=None)
 @given(
-    batch=st.integers(1, 6), fan_in=st.integers(1, 5), hidden=st.integers(1, 6),
-    activation=st.sampled_from(ACTIVATION_NAMES), seed=st.integers(0, 2**16),
+    batch=st.integers(1, 6),
+    fan_in=st.integers(1, 5),
+    hidden=st.integers(1, 6),
+    activation=st.sampled_from(ACTIVATION_NAMES),
+    seed=st.integers(0, 2**16),
 )
-def test_property_backprop_equals_finite_differences_for_any_shape(batch, fan_in, hidden, activation, seed):
+def test_property_backprop_equals_finite_differences_for_any_shape(
+    batch, fan_in, hidden, activation, seed
+):
     x, y = toy_batch(seed, batch, fan_in)
     model = make_mlp(sizes=(hidden, 1), activation=activation, fan_in=fan_in, seed=seed)
     if activation == "relu":  # finite differences are undefined at ReLU's kink
@@ -182,6 +202,7 @@ def test_property_shapes(batch, fan_in, units):
 
 
 # --- training -------------------------------------------------------------------------------
+
 
 def test_sgd_step_updates_in_place():
     p, g = np.array([1.0, 2.0]), np.array([0.5, -1.0])
@@ -238,7 +259,12 @@ def test_backprop_matches_gradient_tape_float64(activation):
 
 
 @settings(max_examples=10, deadline=None)
-@given(batch=st.integers(1, 5), fan_in=st.integers(1, 4), hidden=st.integers(1, 5), seed=st.integers(0, 999))
+@given(
+    batch=st.integers(1, 5),
+    fan_in=st.integers(1, 4),
+    hidden=st.integers(1, 5),
+    seed=st.integers(0, 999),
+)
 def test_property_one_sgd_step_matches_keras(batch, fan_in, hidden, seed):
     x, y = toy_batch(seed, batch, fan_in)
     model = make_mlp(sizes=(hidden, 1), fan_in=fan_in, seed=seed)
@@ -249,7 +275,8 @@ def test_property_one_sgd_step_matches_keras(batch, fan_in, hidden, seed):
         keras_loss = bce(y, km(x))
     # Keras keeps the learning rate in a float32 variable: 0.5 is exact there, 0.1 is not.
     keras.optimizers.SGD(learning_rate=0.5).apply_gradients(
-        zip(tape.gradient(keras_loss, km.trainable_weights), km.trainable_weights))
+        zip(tape.gradient(keras_loss, km.trainable_weights), km.trainable_weights)
+    )
     _, grads = loss_and_backprop(model, x, y)
     sgd_step(model.params, grads, learning_rate=0.5)
     for ours, theirs in zip(model.get_weights(), km.get_weights()):
@@ -257,6 +284,7 @@ def test_property_one_sgd_step_matches_keras(batch, fan_in, hidden, seed):
 
 
 # --- the layer protocol: any scratchnn layer in a Sequential, loaded from and trained like Keras
+
 
 def _protocol_models(rate):
     """The same five-layer model in scratchnn and in Keras (float64), Keras's weights in both."""
@@ -267,20 +295,33 @@ def _protocol_models(rate):
     from scratchnn.normalization import BatchNormalization
 
     keras.utils.set_random_seed(3)
-    theirs = keras.Sequential([
-        keras.Input((5,), dtype="float64"),
-        keras.layers.Dense(8, activation="tanh", dtype="float64"),
-        keras.layers.BatchNormalization(dtype="float64"),
-        keras.layers.Activation("relu", dtype="float64"),
-        keras.layers.Dropout(rate, dtype="float64"),
-        keras.layers.Dense(3, dtype="float64"),
-    ])
-    ours = Sequential([Dense(8, activation="tanh"), BatchNormalization(), Activation("relu"),
-                       Dropout(rate), Dense(3)])
+    theirs = keras.Sequential(
+        [
+            keras.Input((5,), dtype="float64"),
+            keras.layers.Dense(8, activation="tanh", dtype="float64"),
+            keras.layers.BatchNormalization(dtype="float64"),
+            keras.layers.Activation("relu", dtype="float64"),
+            keras.layers.Dropout(rate, dtype="float64"),
+            keras.layers.Dense(3, dtype="float64"),
+        ]
+    )
+    ours = Sequential(
+        [
+            Dense(8, activation="tanh"),
+            BatchNormalization(),
+            Activation("relu"),
+            Dropout(rate),
+            Dense(3),
+        ]
+    )
     weights = theirs.get_weights()
     rng = np.random.default_rng(4)  # non-trivial BN statistics, so that loading them matters
-    weights[2:6] = [rng.uniform(0.5, 2, 8), rng.normal(size=8), rng.normal(size=8),
-                    rng.uniform(0.5, 2, 8)]
+    weights[2:6] = [
+        rng.uniform(0.5, 2, 8),
+        rng.normal(size=8),
+        rng.normal(size=8),
+        rng.uniform(0.5, 2, 8),
+    ]
     theirs.set_weights(weights)
     ours.set_weights(weights)
     return ours, theirs
@@ -292,8 +333,12 @@ def test_sequential_of_any_layers_loads_keras_weights_and_agrees_in_inference():
     for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)  # the same arrays in Keras's order, BN stats included
     x = np.random.default_rng(5).normal(size=(16, 5))
-    course.parity(ours.forward(x), theirs(x, training=False).numpy(), tol=1e-10,
-                  label="Sequential inference vs Keras")
+    course.parity(
+        ours.forward(x),
+        theirs(x, training=False).numpy(),
+        tol=1e-10,
+        label="Sequential inference vs Keras",
+    )
     names = [layer["class_name"] for layer in ours.get_config()["layers"]]
     assert names == ["Dense", "BatchNormalization", "Activation", "Dropout", "Dense"]
 
@@ -311,11 +356,20 @@ def test_sequential_of_any_layers_trains_one_epoch_like_keras_fit():
     # variable: inputs exact in float32, and 0.25 (0.1 is not exact: 1e-9 apart after 4 steps)
     x = rng.normal(size=(64, 5)).astype(np.float32).astype(np.float64)
     y = rng.integers(0, 3, size=64)
-    theirs.compile(keras.optimizers.SGD(0.25),
-                   keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64"))
+    theirs.compile(
+        keras.optimizers.SGD(0.25),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64"),
+    )
     theirs.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
-    fit(ours, x, y, SparseCategoricalCrossentropy(from_logits=True, dtype="float64"), SGD(0.25),
-        epochs=1, batch_size=16)
+    fit(
+        ours,
+        x,
+        y,
+        SparseCategoricalCrossentropy(from_logits=True, dtype="float64"),
+        SGD(0.25),
+        epochs=1,
+        batch_size=16,
+    )
     for i, (a, b) in enumerate(zip(ours.get_weights(), theirs.get_weights())):
         course.parity(a, b, tol=1e-10, label=f"weight {i} after one epoch")  # BN stats included
 
@@ -326,7 +380,9 @@ def test_a_layer_reports_a_wrong_number_or_shape_of_weights():
     with pytest.raises(ValueError, match="Sequential.set_weights: expected 8 arrays"):
         ours.set_weights(weights[:-1])
     weights[0] = weights[0].T
-    with pytest.raises(ValueError, match=r"Dense.set_weights: array 0 should have shape \(5, 8\), got \(8, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"Dense.set_weights: array 0 should have shape \(5, 8\), got \(8, 5\)"
+    ):
         ours.set_weights(weights)
 
 
@@ -340,4 +396,6 @@ def test_dense_takes_any_chapter_02_activation_or_a_pair():
     by_pair = Dense(2, activation=(selu, selu_derivative))
     by_pair.set_weights(by_name.get_weights())
     np.testing.assert_array_equal(by_pair.forward(x), y)
-    np.testing.assert_array_equal(by_pair.backward(np.ones_like(y)), by_name.backward(np.ones_like(y)))
+    np.testing.assert_array_equal(
+        by_pair.backward(np.ones_like(y)), by_name.backward(np.ones_like(y))
+    )

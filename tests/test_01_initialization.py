@@ -13,6 +13,7 @@ The tests at the end prove the checks have power: deliberately broken initialize
 untruncated normal instead of the truncated one, fan_out instead of fan_in, and a missing
 0.8796 correction factor) must fail them.
 """
+
 import inspect
 import math
 
@@ -37,6 +38,7 @@ def draw(init, shape):
 # ---------------------------------------------------------------------------------------
 # The four checks. Each raises AssertionError whose message starts with the check's name.
 
+
 def check_mean(a, b):
     se = math.sqrt(a.var() / a.size + b.var() / b.size)
     assert abs(a.mean() - b.mean()) <= 6 * se, f"mean: {a.mean():.4g} vs Keras {b.mean():.4g}"
@@ -49,7 +51,9 @@ def check_std(a, b):
 
 def check_bounds(a, b):
     ratio = np.abs(a).max() / np.abs(b).max()
-    assert abs(ratio - 1) <= 0.02, f"bounds: max|w| {np.abs(a).max():.4g} vs Keras {np.abs(b).max():.4g}"
+    assert abs(ratio - 1) <= 0.02, (
+        f"bounds: max|w| {np.abs(a).max():.4g} vs Keras {np.abs(b).max():.4g}"
+    )
 
 
 def check_ks(a, b):
@@ -74,11 +78,17 @@ def run_checks(ours, theirs, shape, bounded):
 # scratchnn.initializers and theirs from keras.initializers, so the arguments are identical.
 CASES = {
     "RandomNormal": (lambda m, s: m.RandomNormal(seed=s), False),
-    "RandomNormal(mean=0.3, stddev=2)": (lambda m, s: m.RandomNormal(mean=0.3, stddev=2.0, seed=s), False),
+    "RandomNormal(mean=0.3, stddev=2)": (
+        lambda m, s: m.RandomNormal(mean=0.3, stddev=2.0, seed=s),
+        False,
+    ),
     "RandomUniform": (lambda m, s: m.RandomUniform(seed=s), True),
     "RandomUniform(0, 3)": (lambda m, s: m.RandomUniform(minval=0.0, maxval=3.0, seed=s), True),
     "TruncatedNormal": (lambda m, s: m.TruncatedNormal(seed=s), True),
-    "TruncatedNormal(mean=1, stddev=0.5)": (lambda m, s: m.TruncatedNormal(mean=1.0, stddev=0.5, seed=s), True),
+    "TruncatedNormal(mean=1, stddev=0.5)": (
+        lambda m, s: m.TruncatedNormal(mean=1.0, stddev=0.5, seed=s),
+        True,
+    ),
     "GlorotUniform": (lambda m, s: m.GlorotUniform(seed=s), True),
     "GlorotNormal": (lambda m, s: m.GlorotNormal(seed=s), True),
     "HeUniform": (lambda m, s: m.HeUniform(seed=s), True),
@@ -103,14 +113,19 @@ def test_matches_keras_statistically(case, shape):
     run_checks(factory(ini, 1), factory(keras.initializers, 1), shape, bounded)
 
 
-@pytest.mark.parametrize("name", ["GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
-                                  "LecunUniform", "LecunNormal"])
+@pytest.mark.parametrize(
+    "name",
+    ["GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal"],
+)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_std_is_the_papers_target(name, shape):
     """Independently of Keras: the std after truncation is √(scale / n) (within 3 %)."""
     fan_in, fan_out = ini.compute_fans(shape)
-    scale, n = {"Glorot": (1.0, (fan_in + fan_out) / 2), "He": (2.0, fan_in), "Lecun": (1.0, fan_in)}[
-        name.replace("Uniform", "").replace("Normal", "")]
+    scale, n = {
+        "Glorot": (1.0, (fan_in + fan_out) / 2),
+        "He": (2.0, fan_in),
+        "Lecun": (1.0, fan_in),
+    }[name.replace("Uniform", "").replace("Normal", "")]
     w = getattr(ini, name)(seed=3)(shape)
     assert abs(w.std() / math.sqrt(scale / n) - 1) <= 0.03
 
@@ -139,7 +154,10 @@ def test_orthogonal_rejects_vectors():
 # ---------------------------------------------------------------------------------------
 # Deterministic parts: constants, fans, API.
 
-@pytest.mark.parametrize("name,args", [("Zeros", ()), ("Ones", ()), ("Constant", (0.7,)), ("Constant", ())])
+
+@pytest.mark.parametrize(
+    "name,args", [("Zeros", ()), ("Ones", ()), ("Constant", (0.7,)), ("Constant", ())]
+)
 @pytest.mark.parametrize("shape", [(3, 4), (2, 3, 5), (7,)], ids=str)
 def test_constants_equal_keras_exactly(name, args, shape):
     ours = getattr(ini, name)(*args)(shape)
@@ -172,7 +190,9 @@ def test_compute_fans_with_explicit_axes_matches_keras(shape, data):
     axes = list(range(len(shape)))
     input_axes = data.draw(st.lists(st.sampled_from(axes), min_size=1, max_size=2, unique=True))
     output_axes = data.draw(st.lists(st.sampled_from(axes), min_size=1, max_size=2, unique=True))
-    assert ini.compute_fans(shape, input_axes, output_axes) == keras_compute_fans(shape, input_axes, output_axes)
+    assert ini.compute_fans(shape, input_axes, output_axes) == keras_compute_fans(
+        shape, input_axes, output_axes
+    )
 
 
 @settings(max_examples=100, deadline=None)
@@ -183,14 +203,30 @@ def test_variance_is_scale_over_the_chosen_fan(shape, mode, scale):
     assert ini.VarianceScaling(scale, mode).variance(shape) == pytest.approx(scale / max(1.0, n))
 
 
-CLASSES = ["Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
-           "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
-           "LecunUniform", "LecunNormal", "Orthogonal"]
+CLASSES = [
+    "Zeros",
+    "Ones",
+    "Constant",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "GlorotUniform",
+    "GlorotNormal",
+    "HeUniform",
+    "HeNormal",
+    "LecunUniform",
+    "LecunNormal",
+    "Orthogonal",
+]
 
 
 def _params(cls):
-    return [(p.name, p.default) for p in inspect.signature(cls).parameters.values()
-            if p.kind is p.POSITIONAL_OR_KEYWORD]
+    return [
+        (p.name, p.default)
+        for p in inspect.signature(cls).parameters.values()
+        if p.kind is p.POSITIONAL_OR_KEYWORD
+    ]
 
 
 @pytest.mark.parametrize("name", CLASSES)
@@ -198,10 +234,26 @@ def test_constructor_arguments_and_defaults_match_keras(name):
     assert _params(getattr(ini, name)) == _params(getattr(keras.initializers, name))
 
 
-@pytest.mark.parametrize("name", ["zeros", "ones", "random_normal", "random_uniform",
-                                  "truncated_normal", "variance_scaling", "glorot_uniform",
-                                  "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
-                                  "lecun_normal", "orthogonal", "HeNormal", "GlorotUniform"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "zeros",
+        "ones",
+        "random_normal",
+        "random_uniform",
+        "truncated_normal",
+        "variance_scaling",
+        "glorot_uniform",
+        "glorot_normal",
+        "he_uniform",
+        "he_normal",
+        "lecun_uniform",
+        "lecun_normal",
+        "orthogonal",
+        "HeNormal",
+        "GlorotUniform",
+    ],
+)
 def test_get_resolves_the_same_names_as_keras(name):  # ("constant" needs a value in Keras)
     assert type(ini.get(name)).__name__ == type(keras.initializers.get(name)).__name__
 
@@ -213,7 +265,9 @@ def test_get_passes_instances_through_and_rejects_unknown_names():
         ini.get("kaiming_normal")
 
 
-@pytest.mark.parametrize("kwargs", [{"scale": 0.0}, {"mode": "fan_sum"}, {"distribution": "cauchy"}])
+@pytest.mark.parametrize(
+    "kwargs", [{"scale": 0.0}, {"mode": "fan_sum"}, {"distribution": "cauchy"}]
+)
 def test_variance_scaling_rejects_what_keras_rejects(kwargs):
     with pytest.raises(ValueError):
         keras.initializers.VarianceScaling(**kwargs)
@@ -227,18 +281,19 @@ def test_normal_is_an_alias_of_truncated_normal():
 
 def test_seeds_repeat_like_keras_and_dtype_defaults_to_float32():
     init = ini.HeNormal(seed=5)
-    np.testing.assert_array_equal(init((4, 3)), init((4, 3)))          # same seed, same values
+    np.testing.assert_array_equal(init((4, 3)), init((4, 3)))  # same seed, same values
     assert not np.array_equal(init((4, 3)), ini.HeNormal(seed=6)((4, 3)))
     assert init((4, 3)).dtype == np.float32
     assert init((4, 3), dtype="float64").dtype == np.float64
     np.random.seed(0)
     first = ini.HeNormal()((4, 3))
     np.random.seed(0)
-    np.testing.assert_array_equal(first, ini.HeNormal()((4, 3)))     # unseeded: NumPy's global seed
+    np.testing.assert_array_equal(first, ini.HeNormal()((4, 3)))  # unseeded: NumPy's global seed
 
 
 # ---------------------------------------------------------------------------------------
 # The checks have power: each deliberate mistake fails the checks listed for it.
+
 
 def _untruncated(seed):
     """HeNormal drawn from the untruncated normal (the std is still right: only bounds and KS see it)."""

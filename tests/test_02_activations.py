@@ -1,6 +1,7 @@
 """Chapter 02: scratchnn.activations against keras.activations / keras.layers (values) and
 tf.GradientTape (derivatives), in float32 and float64, plus property tests and proof that the
 stability check catches the textbook (naive) sigmoid and softmax."""
+
 import inspect
 import math
 
@@ -23,25 +24,41 @@ RNG = np.random.default_rng(2)
 BATCH = np.concatenate([np.tile(EDGE, 8), RNG.normal(scale=10.0, size=4096 - 72)]).reshape(64, 64)
 TOL = {"float32": 1e-4, "float64": 1e-12}
 # TensorFlow evaluates these with float32 constants even for float64 inputs (chapter 02, §4).
-LOOSER = {("leaky_relu", "float64"): 1e-6, ("leaky_relu_0.01", "float64"): 1e-6,
-          ("gelu", "float64"): 1e-8, ("gelu_tanh", "float64"): 1e-8}
+LOOSER = {
+    ("leaky_relu", "float64"): 1e-6,
+    ("leaky_relu_0.01", "float64"): 1e-6,
+    ("gelu", "float64"): 1e-8,
+    ("gelu_tanh", "float64"): 1e-8,
+}
 
 PAIRS = {  # name -> (ours, theirs, our derivative)
     "sigmoid": (A.sigmoid, keras.activations.sigmoid, A.sigmoid_derivative),
     "tanh": (A.tanh, keras.activations.tanh, A.tanh_derivative),
     "relu": (A.relu, keras.activations.relu, A.relu_derivative),
-    "relu6": (lambda x: A.relu(x, max_value=6.0), keras.activations.relu6,
-              lambda x: A.relu_derivative(x, max_value=6.0)),
+    "relu6": (
+        lambda x: A.relu(x, max_value=6.0),
+        keras.activations.relu6,
+        lambda x: A.relu_derivative(x, max_value=6.0),
+    ),
     "leaky_relu": (A.leaky_relu, keras.activations.leaky_relu, A.leaky_relu_derivative),
-    "leaky_relu_0.01": (lambda x: A.leaky_relu(x, 0.01), lambda x: keras.activations.leaky_relu(x, 0.01),
-                        lambda x: A.leaky_relu_derivative(x, 0.01)),
+    "leaky_relu_0.01": (
+        lambda x: A.leaky_relu(x, 0.01),
+        lambda x: keras.activations.leaky_relu(x, 0.01),
+        lambda x: A.leaky_relu_derivative(x, 0.01),
+    ),
     "elu": (A.elu, keras.activations.elu, A.elu_derivative),
-    "elu_0.5": (lambda x: A.elu(x, alpha=0.5), lambda x: keras.activations.elu(x, alpha=0.5),
-                lambda x: A.elu_derivative(x, alpha=0.5)),
+    "elu_0.5": (
+        lambda x: A.elu(x, alpha=0.5),
+        lambda x: keras.activations.elu(x, alpha=0.5),
+        lambda x: A.elu_derivative(x, alpha=0.5),
+    ),
     "selu": (A.selu, keras.activations.selu, A.selu_derivative),
     "gelu": (A.gelu, keras.activations.gelu, A.gelu_derivative),
-    "gelu_tanh": (lambda x: A.gelu(x, approximate=True), lambda x: keras.activations.gelu(x, approximate=True),
-                  lambda x: A.gelu_derivative(x, approximate=True)),
+    "gelu_tanh": (
+        lambda x: A.gelu(x, approximate=True),
+        lambda x: keras.activations.gelu(x, approximate=True),
+        lambda x: A.gelu_derivative(x, approximate=True),
+    ),
     "silu": (A.silu, keras.activations.silu, A.silu_derivative),
     "swish": (A.swish, keras.activations.swish, A.swish_derivative),
     "softplus": (A.softplus, keras.activations.softplus, A.softplus_derivative),
@@ -67,6 +84,7 @@ def naive_softmax(x, axis=-1):
 
 
 # --- values and derivatives against Keras ---------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", list(PAIRS))
@@ -111,7 +129,12 @@ def test_softmax_and_vjp_match_keras(dtype, axis):
     from course import parity
 
     y = A.softmax(logits, axis=axis)
-    parity(A.softmax_backward(g, y, axis=axis), tape.gradient(loss, xt).numpy(), TOL[dtype], "softmax VJP")
+    parity(
+        A.softmax_backward(g, y, axis=axis),
+        tape.gradient(loss, xt).numpy(),
+        TOL[dtype],
+        "softmax VJP",
+    )
 
 
 def test_softmax_of_1000_does_not_overflow():
@@ -177,23 +200,45 @@ def test_prelu_default_starts_as_relu_like_keras():
 
 # --- Keras's names and defaults ---------------------------------------------------------------
 
+
 def test_leaky_relu_layer_and_function_defaults_differ():
     """keras.layers.LeakyReLU defaults to 0.3, keras.activations.leaky_relu to 0.2; we mirror the function."""
     assert keras.layers.LeakyReLU().negative_slope == pytest.approx(0.3)
-    assert inspect.signature(keras.activations.leaky_relu).parameters["negative_slope"].default == 0.2
+    assert (
+        inspect.signature(keras.activations.leaky_relu).parameters["negative_slope"].default == 0.2
+    )
     assert inspect.signature(A.leaky_relu).parameters["negative_slope"].default == 0.2
     x = np.array([-10.0, -1.0, 2.0], dtype="float32")
     np.testing.assert_allclose(A.leaky_relu(x), keras.activations.leaky_relu(x).numpy())
-    np.testing.assert_allclose(A.leaky_relu(x, negative_slope=0.3), keras.layers.LeakyReLU()(x).numpy())
+    np.testing.assert_allclose(
+        A.leaky_relu(x, negative_slope=0.3), keras.layers.LeakyReLU()(x).numpy()
+    )
     assert not np.allclose(A.leaky_relu(x), keras.layers.LeakyReLU()(x).numpy())
 
 
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "selu", "gelu", "silu", "swish",
-                                  "softplus", "softmax", "sigmoid", "tanh", "linear"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "relu",
+        "leaky_relu",
+        "elu",
+        "selu",
+        "gelu",
+        "silu",
+        "swish",
+        "softplus",
+        "softmax",
+        "sigmoid",
+        "tanh",
+        "linear",
+    ],
+)
 def test_signature_mirrors_keras(name):
     ours = inspect.signature(getattr(A, name)).parameters
     theirs = inspect.signature(getattr(keras.activations, name)).parameters
-    assert [(p.name, p.default) for p in ours.values()] == [(p.name, p.default) for p in theirs.values()]
+    assert [(p.name, p.default) for p in ours.values()] == [
+        (p.name, p.default) for p in theirs.values()
+    ]
 
 
 def test_selu_constants_match_keras():
@@ -226,7 +271,9 @@ LOGITS = np.array([[1000.0, 0.0, -1000.0], [1.0, 2.0, 3.0]])
 
 def test_naive_sigmoid_fails_the_check_with_a_clear_message():
     expected = keras.activations.sigmoid(SIGMOID_X).numpy()
-    with pytest.raises(AssertionError, match=r"overflow encountered in exp.*float32 inputs.*exp\(\)"):
+    with pytest.raises(
+        AssertionError, match=r"overflow encountered in exp.*float32 inputs.*exp\(\)"
+    ):
         check_activation(naive_sigmoid, SIGMOID_X, expected, 1e-6, "naive sigmoid")
 
 
@@ -268,7 +315,9 @@ def test_check_rejects_a_wrong_value_and_a_changed_dtype():
 # --- properties (Hypothesis) ---------------------------------------------------------------------
 
 FINITE = st.floats(-200, 200, allow_nan=False, width=64)
-ARRAYS = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=6), elements=FINITE)
+ARRAYS = hnp.arrays(
+    np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=6), elements=FINITE
+)
 SMOOTH = ["sigmoid", "tanh", "elu", "gelu", "silu", "softplus"]
 
 
@@ -290,7 +339,7 @@ def test_softmax_properties(x, shift):
         y = A.softmax(x)
     np.testing.assert_allclose(y.sum(axis=-1), 1.0, atol=1e-12)
     assert np.all(y >= 0)
-    np.testing.assert_allclose(A.softmax(x + shift), y, atol=1e-12)        # shift invariance
+    np.testing.assert_allclose(A.softmax(x + shift), y, atol=1e-12)  # shift invariance
     at_argmax_x = np.take_along_axis(y, np.argmax(x, axis=-1)[..., None], axis=-1)[..., 0]
     assert np.array_equal(at_argmax_x, y.max(axis=-1))  # monotonic: argmax(x) is a top class of y
 
@@ -307,11 +356,16 @@ def test_identities(x):
 
 
 @settings(max_examples=40, deadline=None)
-@given(hnp.arrays(np.float64, st.integers(1, 20), elements=st.floats(-8, 8, allow_nan=False)),
-       st.sampled_from(SMOOTH + ["gelu_tanh", "relu", "leaky_relu", "selu"]))
+@given(
+    hnp.arrays(np.float64, st.integers(1, 20), elements=st.floats(-8, 8, allow_nan=False)),
+    st.sampled_from(SMOOTH + ["gelu_tanh", "relu", "leaky_relu", "selu"]),
+)
 def test_derivative_matches_finite_differences(x, name):
     if name == "gelu_tanh":
-        f, d = (lambda v: A.gelu(v, approximate=True)), (lambda v: A.gelu_derivative(v, approximate=True))
+        f, d = (
+            (lambda v: A.gelu(v, approximate=True)),
+            (lambda v: A.gelu_derivative(v, approximate=True)),
+        )
     else:
         f, d = A.ACTIVATIONS[name]
     x = x[np.abs(x) > 1e-4]  # keep away from the kinks of the piecewise ones
@@ -321,9 +375,16 @@ def test_derivative_matches_finite_differences(x, name):
 
 
 @settings(max_examples=25, deadline=None)
-@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=2, max_side=8),
-                  elements=st.floats(-100, 100, allow_nan=False, width=32)),
-       st.sampled_from(["sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus"]))
+@given(
+    hnp.arrays(
+        np.float32,
+        hnp.array_shapes(min_dims=1, max_dims=2, max_side=8),
+        elements=st.floats(-100, 100, allow_nan=False, width=32),
+    ),
+    st.sampled_from(
+        ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus"]
+    ),
+)
 def test_random_float32_inputs_match_keras(x, name):
     ours, theirs, _ = PAIRS[name]
     y = ours(x)
@@ -331,13 +392,16 @@ def test_random_float32_inputs_match_keras(x, name):
     np.testing.assert_allclose(y, theirs(x).numpy(), atol=1e-4, rtol=0)
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"negative_slope": 0.1},
-    {"max_value": 3.0},
-    {"threshold": 0.5},
-    {"negative_slope": 0.1, "threshold": -1.0},
-    {"negative_slope": 0.2, "max_value": 4.0, "threshold": 0.5},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"negative_slope": 0.1},
+        {"max_value": 3.0},
+        {"threshold": 0.5},
+        {"negative_slope": 0.1, "threshold": -1.0},
+        {"negative_slope": 0.2, "max_value": 4.0, "threshold": 0.5},
+    ],
+)
 def test_relu_arguments_match_keras(kwargs):
     x = BATCH.astype("float64")
     y_k, dy_k = keras_value_and_grad(lambda v: keras.activations.relu(v, **kwargs), x)
@@ -347,11 +411,17 @@ def test_relu_arguments_match_keras(kwargs):
     np.testing.assert_allclose(A.relu_derivative(x, **kwargs)[keep], dy_k[keep], atol=1e-6)
 
 
-NAN_CASES = [("relu", {}), ("relu", {"negative_slope": 0.1}), ("relu", {"max_value": 1.0}),
-             ("relu", {"threshold": 0.25}),
-             ("relu", {"negative_slope": 0.1, "max_value": 1.0, "threshold": 0.25})]
-NAN_CASES += [(name, {}) for name in ["leaky_relu", "elu", "selu", "gelu", "silu", "sigmoid",
-                                      "tanh", "softplus"]]
+NAN_CASES = [
+    ("relu", {}),
+    ("relu", {"negative_slope": 0.1}),
+    ("relu", {"max_value": 1.0}),
+    ("relu", {"threshold": 0.25}),
+    ("relu", {"negative_slope": 0.1, "max_value": 1.0, "threshold": 0.25}),
+]
+NAN_CASES += [
+    (name, {})
+    for name in ["leaky_relu", "elu", "selu", "gelu", "silu", "sigmoid", "tanh", "softplus"]
+]
 
 
 @pytest.mark.parametrize("name, kwargs", NAN_CASES)
@@ -370,10 +440,13 @@ def test_nan_and_inf_come_out_where_keras_puts_them(name, kwargs):
 
 # --- the chapter's helpers (course/explorers/ch02.py) --------------------------------------------
 
+
 def test_gradient_through_depth_orders_the_activations():
     from course.explorers.ch02 import gradient_through_depth
 
-    first = {name: gradient_through_depth(name, depth=20)[0] for name in ["sigmoid", "relu", "selu"]}
+    first = {
+        name: gradient_through_depth(name, depth=20)[0] for name in ["sigmoid", "relu", "selu"]
+    }
     assert first["sigmoid"] < 1e-8 < first["relu"] < 0.1 < first["selu"]
     assert gradient_through_depth("linear", depth=5, weight_std=1 / 8.0).shape == (5,)
 
@@ -384,7 +457,11 @@ def test_figures_and_explorer_build(monkeypatch):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from course.explorers.ch02 import activation_explorer, plot_activation_grid, plot_activation_view
+    from course.explorers.ch02 import (
+        activation_explorer,
+        plot_activation_grid,
+        plot_activation_view,
+    )
 
     fig = plot_activation_grid(list(A.ACTIVATIONS))
     assert len([ax for ax in fig.axes if ax.get_visible()]) == len(A.ACTIVATIONS)
@@ -394,24 +471,38 @@ def test_figures_and_explorer_build(monkeypatch):
     plt.close("all")
 
 
-@pytest.mark.parametrize("layer, ours", [
-    (lambda: keras.layers.ELU(alpha=0.5), lambda x: A.elu(x, alpha=0.5)),
-    (lambda: keras.layers.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.5),
-     lambda x: A.relu(x, negative_slope=0.1, max_value=6.0, threshold=0.5)),
-    (lambda: keras.layers.LeakyReLU(negative_slope=0.01), lambda x: A.leaky_relu(x, 0.01)),
-    (lambda: keras.layers.Softmax(axis=1), lambda x: A.softmax(x, axis=1)),
-    (lambda: keras.layers.Activation("selu"), A.selu),
-    (lambda: keras.layers.Activation("swish"), A.swish),
-    (lambda: keras.layers.Activation("gelu"), A.gelu),
-], ids=["ELU", "ReLU-args", "LeakyReLU-0.01", "Softmax-axis1", "Activation-selu", "Activation-swish",
-        "Activation-gelu"])
+@pytest.mark.parametrize(
+    "layer, ours",
+    [
+        (lambda: keras.layers.ELU(alpha=0.5), lambda x: A.elu(x, alpha=0.5)),
+        (
+            lambda: keras.layers.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.5),
+            lambda x: A.relu(x, negative_slope=0.1, max_value=6.0, threshold=0.5),
+        ),
+        (lambda: keras.layers.LeakyReLU(negative_slope=0.01), lambda x: A.leaky_relu(x, 0.01)),
+        (lambda: keras.layers.Softmax(axis=1), lambda x: A.softmax(x, axis=1)),
+        (lambda: keras.layers.Activation("selu"), A.selu),
+        (lambda: keras.layers.Activation("swish"), A.swish),
+        (lambda: keras.layers.Activation("gelu"), A.gelu),
+    ],
+    ids=[
+        "ELU",
+        "ReLU-args",
+        "LeakyReLU-0.01",
+        "Softmax-axis1",
+        "Activation-selu",
+        "Activation-swish",
+        "Activation-gelu",
+    ],
+)
 def test_keras_activation_layers_match(layer, ours):
     x = BATCH.astype("float32")
     np.testing.assert_allclose(ours(x), layer()(x).numpy(), atol=1e-4, rtol=0)
 
 
-@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid", "selu", "gelu", "silu", "softplus",
-                                  "elu", "softmax"])
+@pytest.mark.parametrize(
+    "name", ["relu", "tanh", "sigmoid", "selu", "gelu", "silu", "softplus", "elu", "softmax"]
+)
 def test_activation_layer_matches_keras_forward_and_backward(name):
     x = RNG.normal(size=(8, 5)) * 2
     up = RNG.normal(size=(8, 5))
@@ -424,8 +515,9 @@ def test_activation_layer_matches_keras_forward_and_backward(name):
     assert ours.build((None, 5)) == (None, 5) and ours.params == [] and ours.get_weights() == []
     tol = 1e-7 if name == "gelu" else 1e-12  # TF's float64 erf is ~5e-9 from SciPy's (TOL above)
     course.parity(ours.forward(x), y_k.numpy(), tol, f"Activation({name!r}) forward")
-    course.parity(ours.backward(up), tape.gradient(loss, xt).numpy(), tol,
-                  f"Activation({name!r}) backward")
+    course.parity(
+        ours.backward(up), tape.gradient(loss, xt).numpy(), tol, f"Activation({name!r}) backward"
+    )
 
 
 def test_activation_layer_names_the_choices_and_checks_the_gradient_shape():

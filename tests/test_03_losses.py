@@ -5,6 +5,7 @@ every kink, batches of one. Plus the worked values of the curriculum, finite-dif
 of every gradient, shape errors, and proof that the check catches the named mistakes (BCE
 without clipping, CCE from logits without log-sum-exp).
 """
+
 import inspect
 
 import keras
@@ -68,10 +69,19 @@ def awkward_inputs(seed=3, batch=8):
         "cce_logits": ("categorical_crossentropy", onehot, class_logits, {"from_logits": True}),
         "cce_smoothing": ("categorical_crossentropy", onehot, probs, {"label_smoothing": 0.1}),
         "sparse": ("sparse_categorical_crossentropy", labels, probs, {}),
-        "sparse_logits": ("sparse_categorical_crossentropy", labels, class_logits, {"from_logits": True}),
+        "sparse_logits": (
+            "sparse_categorical_crossentropy",
+            labels,
+            class_logits,
+            {"from_logits": True},
+        ),
         "sparse_column": ("sparse_categorical_crossentropy", labels[:, None], probs, {}),
-        "sparse_ignore": ("sparse_categorical_crossentropy", labels, class_logits,
-                          {"from_logits": True, "ignore_class": int(labels[3])}),
+        "sparse_ignore": (
+            "sparse_categorical_crossentropy",
+            labels,
+            class_logits,
+            {"from_logits": True, "ignore_class": int(labels[3])},
+        ),
         "hinge_01": ("hinge", (signs > 0).astype(float), scores, {}),
         "hinge_pm1": ("hinge", signs, scores, {}),
         "squared_hinge": ("squared_hinge", signs, scores, {}),
@@ -99,12 +109,17 @@ def check_against_keras(name, y_true, y_pred, kwargs, dtype):
     value, grad = keras_value_and_grad(getattr(L, name), y_true, y_pred, **kwargs)
     tol = LOOSER.get((name, dtype), TOL[dtype])
     ours = fn(y_true, y_pred, **kwargs)
-    assert np.asarray(ours).dtype == dtype, f"{name}: dtype {np.asarray(ours).dtype}, expected {dtype}"
+    assert np.asarray(ours).dtype == dtype, (
+        f"{name}: dtype {np.asarray(ours).dtype}, expected {dtype}"
+    )
     loss_parity(ours, value, tol, f"{dtype} {name} value", relative=True)
-    loss_parity(grad_fn(y_true, y_pred, **kwargs), grad, tol, f"{dtype} {name} gradient", relative=True)
+    loss_parity(
+        grad_fn(y_true, y_pred, **kwargs), grad, tol, f"{dtype} {name} gradient", relative=True
+    )
 
 
 # --- per-sample functions and gradients against Keras --------------------------------------
+
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", list(CASES))
@@ -119,8 +134,8 @@ def test_batch_of_one_matches_keras(case, dtype):
     name, y_true, y_pred, kwargs = CASES[case]
     if kwargs.get("axis") == 0:
         pytest.skip("axis=0 normalises across the batch: a batch of one is a different problem")
-    for row in [0, 1]:   # the edge-case rows
-        check_against_keras(name, y_true[row:row + 1], y_pred[row:row + 1], kwargs, dtype)
+    for row in [0, 1]:  # the edge-case rows
+        check_against_keras(name, y_true[row : row + 1], y_pred[row : row + 1], kwargs, dtype)
 
 
 def test_all_zero_probability_row_is_nan_in_cce_and_log3_in_sparse_like_keras():
@@ -128,20 +143,34 @@ def test_all_zero_probability_row_is_nan_in_cce_and_log3_in_sparse_like_keras():
     assert np.isnan(L.categorical_crossentropy(np.array([[1.0, 0, 0]]), row).numpy()[0])
     assert np.isnan(losses.categorical_crossentropy([[1.0, 0, 0]], row)[0])
     assert np.all(np.isnan(losses.categorical_crossentropy_gradient([[1.0, 0, 0]], row)))
-    np.testing.assert_allclose(losses.sparse_categorical_crossentropy([0], row), [np.log(3)], rtol=1e-12)
-    np.testing.assert_allclose(L.sparse_categorical_crossentropy(np.array([0]), row).numpy(), [np.log(3)], rtol=1e-12)
+    np.testing.assert_allclose(
+        losses.sparse_categorical_crossentropy([0], row), [np.log(3)], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        L.sparse_categorical_crossentropy(np.array([0]), row).numpy(), [np.log(3)], rtol=1e-12
+    )
 
 
 # --- the reducing classes -------------------------------------------------------------------
 
 CLASSES = {
-    "MeanSquaredError": ("mse", {}), "MeanAbsoluteError": ("mae", {}), "Huber": ("huber", {"delta": 0.5}),
-    "LogCosh": ("log_cosh", {}), "CosineSimilarity": ("cosine", {}), "BinaryCrossentropy": ("bce", {}),
+    "MeanSquaredError": ("mse", {}),
+    "MeanAbsoluteError": ("mae", {}),
+    "Huber": ("huber", {"delta": 0.5}),
+    "LogCosh": ("log_cosh", {}),
+    "CosineSimilarity": ("cosine", {}),
+    "BinaryCrossentropy": ("bce", {}),
     "BinaryCrossentropy_logits": ("bce_logits", {"from_logits": True}),
-    "CategoricalCrossentropy": ("cce", {}), "CategoricalCrossentropy_logits": ("cce_logits", {"from_logits": True}),
+    "CategoricalCrossentropy": ("cce", {}),
+    "CategoricalCrossentropy_logits": ("cce_logits", {"from_logits": True}),
     "SparseCategoricalCrossentropy": ("sparse", {}),
-    "SparseCategoricalCrossentropy_ignore": ("sparse_ignore", {"from_logits": True, "ignore_class": None}),
-    "Hinge": ("hinge_pm1", {}), "SquaredHinge": ("squared_hinge", {}), "KLDivergence": ("kl", {}),
+    "SparseCategoricalCrossentropy_ignore": (
+        "sparse_ignore",
+        {"from_logits": True, "ignore_class": None},
+    ),
+    "Hinge": ("hinge_pm1", {}),
+    "SquaredHinge": ("squared_hinge", {}),
+    "KLDivergence": ("kl", {}),
 }
 
 
@@ -155,7 +184,7 @@ def test_class_matches_keras(label, reduction, dtype):
     if "ignore_class" in kwargs:
         kwargs = {**kwargs, "ignore_class": fn_kwargs["ignore_class"]}
     if cls == "CategoricalCrossentropy" and not kwargs:
-        y_true, y_pred = np.delete(y_true, 2, axis=0), np.delete(y_pred, 2, axis=0)   # the NaN row
+        y_true, y_pred = np.delete(y_true, 2, axis=0), np.delete(y_pred, 2, axis=0)  # the NaN row
     w = np.random.default_rng(4).uniform(0, 2, size=len(y_pred))
     theirs = getattr(L, cls)(reduction=reduction, dtype=dtype, **kwargs)
     ours = getattr(losses, cls)(reduction=reduction, dtype=dtype, **kwargs)
@@ -169,8 +198,13 @@ def test_class_matches_keras(label, reduction, dtype):
         mine = ours(y_true, y_pred, sample_weight=weights)
         assert np.asarray(mine).dtype == value.dtype.as_numpy_dtype
         loss_parity(mine, value.numpy(), tol, f"{label} {reduction} value", relative=True)
-        loss_parity(ours.gradient(y_true, y_pred, sample_weight=weights), tape.gradient(total, yp).numpy(), tol,
-                    f"{label} {reduction} gradient", relative=True)
+        loss_parity(
+            ours.gradient(y_true, y_pred, sample_weight=weights),
+            tape.gradient(total, yp).numpy(),
+            tol,
+            f"{label} {reduction} gradient",
+            relative=True,
+        )
 
 
 def test_classes_default_to_float32_like_keras():
@@ -196,49 +230,89 @@ def test_bad_reduction_and_weight_shape_are_rejected():
 
 # --- Keras's names, defaults and worked values --------------------------------------------------
 
-FUNCTIONS = ["mean_squared_error", "mean_absolute_error", "huber", "log_cosh", "cosine_similarity",
-             "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-             "hinge", "squared_hinge", "kl_divergence"]
+FUNCTIONS = [
+    "mean_squared_error",
+    "mean_absolute_error",
+    "huber",
+    "log_cosh",
+    "cosine_similarity",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "hinge",
+    "squared_hinge",
+    "kl_divergence",
+]
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_function_signature_mirrors_keras(name):
     ours = inspect.signature(getattr(losses, name)).parameters
     theirs = inspect.signature(getattr(L, name)).parameters
-    assert [(p.name, p.default) for p in ours.values()] == [(p.name, p.default) for p in theirs.values()]
+    assert [(p.name, p.default) for p in ours.values()] == [
+        (p.name, p.default) for p in theirs.values()
+    ]
     gradient = inspect.signature(getattr(losses, f"{name}_gradient")).parameters
     assert list(gradient) == list(ours)
 
 
-@pytest.mark.parametrize("name", ["MeanSquaredError", "MeanAbsoluteError", "Huber", "LogCosh", "CosineSimilarity",
-                                  "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
-                                  "Hinge", "SquaredHinge", "KLDivergence"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "MeanSquaredError",
+        "MeanAbsoluteError",
+        "Huber",
+        "LogCosh",
+        "CosineSimilarity",
+        "BinaryCrossentropy",
+        "CategoricalCrossentropy",
+        "SparseCategoricalCrossentropy",
+        "Hinge",
+        "SquaredHinge",
+        "KLDivergence",
+    ],
+)
 def test_class_signature_mirrors_keras(name):
     ours = inspect.signature(getattr(losses, name).__init__).parameters
     theirs = inspect.signature(getattr(L, name).__init__).parameters
-    assert [(p.name, p.default) for p in ours.values()] == [(p.name, p.default) for p in theirs.values()]
+    assert [(p.name, p.default) for p in ours.values()] == [
+        (p.name, p.default) for p in theirs.values()
+    ]
 
 
 def test_worked_values_of_the_curriculum():
-    assert losses.mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8]) == pytest.approx(0.375, abs=1e-15)
+    assert losses.mean_squared_error([3, -0.5, 2, 7], [2.5, 0.0, 2, 8]) == pytest.approx(
+        0.375, abs=1e-15
+    )
     u, v = np.array([[1.0, 0, -1], [0, 1, 0]]), np.array([[-1.0, 0, 1], [0, -1, 0]])
-    np.testing.assert_allclose(losses.cosine_similarity(u, v), [1.0, 1.0], atol=1e-15)   # loss = −similarity
+    np.testing.assert_allclose(
+        losses.cosine_similarity(u, v), [1.0, 1.0], atol=1e-15
+    )  # loss = −similarity
     np.testing.assert_allclose(L.cosine_similarity(u, v).numpy(), [1.0, 1.0], atol=1e-15)
-    assert losses.binary_crossentropy([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.4]) == pytest.approx(0.2362, abs=5e-5)
+    assert losses.binary_crossentropy([0, 1, 1, 0], [0.1, 0.9, 0.8, 0.4]) == pytest.approx(
+        0.2362, abs=5e-5
+    )
     probs = [[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]]
-    assert float(losses.CategoricalCrossentropy()(np.eye(3), probs)) == pytest.approx(0.2798, abs=5e-5)
-    assert float(L.CategoricalCrossentropy()(np.eye(3), np.array(probs))) == pytest.approx(0.2798, abs=5e-5)
+    assert float(losses.CategoricalCrossentropy()(np.eye(3), probs)) == pytest.approx(
+        0.2798, abs=5e-5
+    )
+    assert float(L.CategoricalCrossentropy()(np.eye(3), np.array(probs))) == pytest.approx(
+        0.2798, abs=5e-5
+    )
 
 
 def test_clipping_ceiling_is_minus_log_epsilon():
     for dtype in ["float32", "float64"]:
         ce = losses.categorical_crossentropy([[0.0, 1.0]], np.array([[1.0, 0.0]], dtype))[0]
-        assert ce == pytest.approx(-np.log(1e-7), rel=1e-6) and ce == pytest.approx(16.118, abs=1e-3)
+        assert ce == pytest.approx(-np.log(1e-7), rel=1e-6) and ce == pytest.approx(
+            16.118, abs=1e-3
+        )
     # float32: 1 − 1e-7 rounds to 1 − 2**-23, so a wrong exact "1" costs 15.94 (Keras agrees)
     bce = losses.binary_crossentropy([[0.0]], np.array([[1.0]], "float32"))[0]
     assert bce == pytest.approx(-np.log(2.0**-23), rel=1e-5)
-    assert float(L.binary_crossentropy(np.array([[0.0]], "float32"), np.array([[1.0]], "float32"))[0]) == \
-        pytest.approx(bce, rel=1e-6)
+    assert float(
+        L.binary_crossentropy(np.array([[0.0]], "float32"), np.array([[1.0]], "float32"))[0]
+    ) == pytest.approx(bce, rel=1e-6)
 
 
 def test_hinge_converts_labels_only_when_the_whole_batch_is_binary():
@@ -253,24 +327,33 @@ def test_sparse_and_onehot_agree_on_proper_rows():
     r = np.random.default_rng(0)
     labels = r.integers(0, 6, size=20)
     probs = r.dirichlet(np.ones(6), size=20)
-    np.testing.assert_allclose(losses.sparse_categorical_crossentropy(labels, probs),
-                               losses.categorical_crossentropy(np.eye(6)[labels], probs), atol=1e-6)
+    np.testing.assert_allclose(
+        losses.sparse_categorical_crossentropy(labels, probs),
+        losses.categorical_crossentropy(np.eye(6)[labels], probs),
+        atol=1e-6,
+    )
     logits = 5 * r.normal(size=(20, 6))
-    np.testing.assert_allclose(losses.sparse_categorical_crossentropy(labels, logits, from_logits=True),
-                               losses.categorical_crossentropy(np.eye(6)[labels], logits, from_logits=True), atol=1e-12)
+    np.testing.assert_allclose(
+        losses.sparse_categorical_crossentropy(labels, logits, from_logits=True),
+        losses.categorical_crossentropy(np.eye(6)[labels], logits, from_logits=True),
+        atol=1e-12,
+    )
 
 
 def test_tensorflow_xent_gradient_assumes_labels_sum_to_one():
     """TF's softmax-xent kernel returns p − y; the true gradient is p·Σy − y (ours)."""
     y, z = np.array([[2.0, 0.0, 1.0]]), np.array([[1.0, 2.0, 3.0]])
-    numeric = numerical_gradient(lambda v: np.sum(losses.categorical_crossentropy(y, v, from_logits=True)), z.copy())
+    numeric = numerical_gradient(
+        lambda v: np.sum(losses.categorical_crossentropy(y, v, from_logits=True)), z.copy()
+    )
     gradient_check(losses.categorical_crossentropy_gradient(y, z, from_logits=True), numeric, 1e-8)
     _, tape = keras_value_and_grad(L.categorical_crossentropy, y, z, from_logits=True)
     np.testing.assert_allclose(tape, softmax(z) - y, atol=1e-12)
-    assert np.abs(tape - numeric).max() > 0.5     # not the derivative of the loss TF computes
+    assert np.abs(tape - numeric).max() > 0.5  # not the derivative of the loss TF computes
 
 
 # --- gradients against finite differences (no Keras involved) -------------------------------------
+
 
 @pytest.mark.parametrize("case", [c for c in CASES if c not in ("mae",)])
 def test_gradient_matches_finite_differences(case):
@@ -282,20 +365,27 @@ def test_gradient_matches_finite_differences(case):
     if kwargs.get("ignore_class") is not None:
         kwargs = {**kwargs, "ignore_class": None}
     numeric = numerical_gradient(lambda v: np.sum(fn(y_true, v, **kwargs)), y_pred.copy())
-    gradient_check(grad_fn(y_true, y_pred, **kwargs), numeric, 1e-5, case)   # p ~ 0.01: truncation error
+    gradient_check(
+        grad_fn(y_true, y_pred, **kwargs), numeric, 1e-5, case
+    )  # p ~ 0.01: truncation error
 
 
 @pytest.mark.parametrize("name", list(PATHS))
 def test_explorer_slope_is_the_derivative_of_the_curve(name):
     for kwargs in [{}, {"from_logits": True}, {"label": 0, "target": 0.5, "delta": 0.3}]:
         x, loss, slope, _ = loss_curve(name, points=2001, **kwargs)
-        inner = (np.arange(len(x)) > 50) & (np.arange(len(x)) < len(x) - 50)   # away from clipped ends
+        inner = (np.arange(len(x)) > 50) & (
+            np.arange(len(x)) < len(x) - 50
+        )  # away from clipped ends
         numeric = np.gradient(loss, x)
-        smooth = inner & (np.abs(np.gradient(slope, x)) < 50)      # skip kinks (MAE, hinge, Huber)
-        np.testing.assert_allclose(slope[smooth], numeric[smooth], atol=2e-3, err_msg=f"{name} {kwargs}")
+        smooth = inner & (np.abs(np.gradient(slope, x)) < 50)  # skip kinks (MAE, hinge, Huber)
+        np.testing.assert_allclose(
+            slope[smooth], numeric[smooth], atol=2e-3, err_msg=f"{name} {kwargs}"
+        )
 
 
 # --- bad input gets a clear error -------------------------------------------------------------------
+
 
 def test_shape_mismatch_names_both_shapes():
     with pytest.raises(ValueError, match=r"expected y_true.shape == \(4, 3\).*got \(4, 2\)"):
@@ -311,10 +401,13 @@ def test_shape_mismatch_names_both_shapes():
 def test_rank_matching_like_keras():
     """A 1-D y_true next to a (batch, 1) prediction is expanded (squeeze_or_expand_to_same_rank)."""
     y_true, y_pred = np.arange(4.0), np.arange(4.0)[:, None] + 1
-    np.testing.assert_allclose(losses.mean_squared_error(y_true, y_pred), L.mean_squared_error(y_true, y_pred).numpy())
+    np.testing.assert_allclose(
+        losses.mean_squared_error(y_true, y_pred), L.mean_squared_error(y_true, y_pred).numpy()
+    )
 
 
 # --- the check has power: the two mistakes named in the issue -------------------------------------
+
 
 def _bce_without_clipping(dtype):
     """BCE's clip bounds widened to [0, 1]: exactly the formula with the clipping removed."""
@@ -323,9 +416,12 @@ def _bce_without_clipping(dtype):
 
 def test_check_catches_bce_without_clipping(monkeypatch):
     name, y_true, y_pred, kwargs = CASES["bce"]
-    check_against_keras(name, y_true, y_pred, kwargs, "float64")          # passes as written
+    check_against_keras(name, y_true, y_pred, kwargs, "float64")  # passes as written
     monkeypatch.setattr(losses, "_clip_bounds", _bce_without_clipping("float64"))
-    with np.errstate(all="ignore"), pytest.raises(AssertionError, match="NaN in one but not the other"):
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(AssertionError, match="NaN in one but not the other"),
+    ):
         check_against_keras(name, y_true, y_pred, kwargs, "float64")
 
 
@@ -338,14 +434,17 @@ def test_check_catches_bce_gradient_that_ignores_the_clip(monkeypatch):
 
 def test_check_catches_cce_from_logits_without_log_sum_exp(monkeypatch):
     name, y_true, y_pred, kwargs = CASES["cce_logits"]
-    check_against_keras(name, y_true, y_pred, kwargs, "float64")          # passes as written
+    check_against_keras(name, y_true, y_pred, kwargs, "float64")  # passes as written
 
     def naive_log_softmax(logits, axis=-1):
         e = np.exp(logits)
         return np.log(e / np.sum(e, axis=axis, keepdims=True))
 
     monkeypatch.setattr(losses, "_log_softmax", naive_log_softmax)
-    with np.errstate(all="ignore"), pytest.raises(AssertionError, match="NaN in one but not the other"):
+    with (
+        np.errstate(all="ignore"),
+        pytest.raises(AssertionError, match="NaN in one but not the other"),
+    ):
         check_against_keras(name, y_true, y_pred, kwargs, "float64")
 
 

@@ -10,6 +10,7 @@
 - Bad input gets a clear error; the chapter's gradients pass gradient checks; one epoch of the
   from-scratch MLP equals one epoch of ``model.fit``.
 """
+
 import inspect
 
 import keras
@@ -28,32 +29,52 @@ S = keras.optimizers.schedules
 SHAPES = [(8, 4), (4,), (2, 3, 5)]
 RNG = np.random.default_rng(4)
 INIT = [RNG.normal(0, 0.1, s) for s in SHAPES]
-GRADS = {scale: [[RNG.normal(0, scale, s) for s in SHAPES] for _ in range(50)] for scale in [1e-3, 1e-5]}
-EXACT = dict(beta_1=1 - 2**-3, beta_2=1 - 2**-10)  # exact in float32 (Keras casts betas via float32)
+GRADS = {
+    scale: [[RNG.normal(0, scale, s) for s in SHAPES] for _ in range(50)] for scale in [1e-3, 1e-5]
+}
+EXACT = dict(
+    beta_1=1 - 2**-3, beta_2=1 - 2**-10
+)  # exact in float32 (Keras casts betas via float32)
 
 PAIRS = {
     "SGD": (lambda: O.SGD(0.01), lambda: K.SGD(0.01)),
     "SGD_momentum": (lambda: O.SGD(0.01, momentum=0.9), lambda: K.SGD(0.01, momentum=0.9)),
-    "SGD_nesterov": (lambda: O.SGD(0.01, momentum=0.9, nesterov=True), lambda: K.SGD(0.01, momentum=0.9, nesterov=True)),
-    "SGD_nesterov_wd": (lambda: O.SGD(0.01, momentum=0.9, nesterov=True, weight_decay=0.1),
-                        lambda: K.SGD(0.01, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    "SGD_nesterov": (
+        lambda: O.SGD(0.01, momentum=0.9, nesterov=True),
+        lambda: K.SGD(0.01, momentum=0.9, nesterov=True),
+    ),
+    "SGD_nesterov_wd": (
+        lambda: O.SGD(0.01, momentum=0.9, nesterov=True, weight_decay=0.1),
+        lambda: K.SGD(0.01, momentum=0.9, nesterov=True, weight_decay=0.1),
+    ),
     "Adagrad": (O.Adagrad, K.Adagrad),
     "Adagrad_lr0.1": (lambda: O.Adagrad(0.1), lambda: K.Adagrad(0.1)),
     "RMSprop": (O.RMSprop, K.RMSprop),
-    "RMSprop_centered_momentum": (lambda: O.RMSprop(momentum=0.5, centered=True),
-                                  lambda: K.RMSprop(momentum=0.5, centered=True)),
+    "RMSprop_centered_momentum": (
+        lambda: O.RMSprop(momentum=0.5, centered=True),
+        lambda: K.RMSprop(momentum=0.5, centered=True),
+    ),
     "Adam": (O.Adam, K.Adam),
     "Adam_amsgrad": (lambda: O.Adam(amsgrad=True), lambda: K.Adam(amsgrad=True)),
     "AdamW": (O.AdamW, K.AdamW),
     "AdamW_wd0.1": (lambda: O.AdamW(weight_decay=0.1), lambda: K.AdamW(weight_decay=0.1)),
     "Nadam": (O.Nadam, K.Nadam),
     "Adam_cosine_warmup_wd": (
-        lambda: O.Adam(O.CosineDecay(1e-3, 30, warmup_target=1e-2, warmup_steps=20), weight_decay=0.05),
-        lambda: K.Adam(S.CosineDecay(1e-3, 30, warmup_target=1e-2, warmup_steps=20), weight_decay=0.05)),
-    "SGD_staircase": (lambda: O.SGD(O.ExponentialDecay(0.05, 10, 0.5, staircase=True), momentum=0.9),
-                      lambda: K.SGD(S.ExponentialDecay(0.05, 10, 0.5, staircase=True), momentum=0.9)),
-    "RMSprop_piecewise": (lambda: O.RMSprop(O.PiecewiseConstantDecay([9, 29], [1e-3, 5e-4, 1e-4])),
-                          lambda: K.RMSprop(S.PiecewiseConstantDecay([9, 29], [1e-3, 5e-4, 1e-4]))),
+        lambda: O.Adam(
+            O.CosineDecay(1e-3, 30, warmup_target=1e-2, warmup_steps=20), weight_decay=0.05
+        ),
+        lambda: K.Adam(
+            S.CosineDecay(1e-3, 30, warmup_target=1e-2, warmup_steps=20), weight_decay=0.05
+        ),
+    ),
+    "SGD_staircase": (
+        lambda: O.SGD(O.ExponentialDecay(0.05, 10, 0.5, staircase=True), momentum=0.9),
+        lambda: K.SGD(S.ExponentialDecay(0.05, 10, 0.5, staircase=True), momentum=0.9),
+    ),
+    "RMSprop_piecewise": (
+        lambda: O.RMSprop(O.PiecewiseConstantDecay([9, 29], [1e-3, 5e-4, 1e-4])),
+        lambda: K.RMSprop(S.PiecewiseConstantDecay([9, 29], [1e-3, 5e-4, 1e-4])),
+    ),
 }
 
 
@@ -90,23 +111,33 @@ def assert_allclose_lists(ours, theirs, label=""):
 
 # ------------------------------------------------------------------ parity with Keras
 
+
 @pytest.mark.parametrize("scale", [1e-3, 1e-5])
 @pytest.mark.parametrize("name", list(PAIRS))
 def test_same_steps_as_keras_float32(name, scale):
     theirs = keras_run(name, scale)
     for n in [1, 50]:
-        assert_allclose_lists(numpy_steps(PAIRS[name][0](), GRADS[scale][:n]), theirs[n], f"{name} {n} steps")
+        assert_allclose_lists(
+            numpy_steps(PAIRS[name][0](), GRADS[scale][:n]), theirs[n], f"{name} {n} steps"
+        )
 
 
 F64 = {
-    "SGD_nesterov_wd": (lambda: O.SGD(2**-7, momentum=0.5, nesterov=True, weight_decay=0.5),
-                        lambda: K.SGD(2**-7, momentum=0.5, nesterov=True, weight_decay=0.5)),
+    "SGD_nesterov_wd": (
+        lambda: O.SGD(2**-7, momentum=0.5, nesterov=True, weight_decay=0.5),
+        lambda: K.SGD(2**-7, momentum=0.5, nesterov=True, weight_decay=0.5),
+    ),
     "Adagrad": (lambda: O.Adagrad(2**-10), lambda: K.Adagrad(2**-10)),
     "RMSprop": (lambda: O.RMSprop(2**-10), lambda: K.RMSprop(2**-10)),
-    "RMSprop_centered": (lambda: O.RMSprop(2**-10, rho=0.75, momentum=0.5, centered=True),
-                         lambda: K.RMSprop(2**-10, rho=0.75, momentum=0.5, centered=True)),
+    "RMSprop_centered": (
+        lambda: O.RMSprop(2**-10, rho=0.75, momentum=0.5, centered=True),
+        lambda: K.RMSprop(2**-10, rho=0.75, momentum=0.5, centered=True),
+    ),
     "Adam": (lambda: O.Adam(2**-10, **EXACT), lambda: K.Adam(2**-10, **EXACT)),
-    "AdamW": (lambda: O.AdamW(2**-10, weight_decay=0.5, **EXACT), lambda: K.AdamW(2**-10, weight_decay=0.5, **EXACT)),
+    "AdamW": (
+        lambda: O.AdamW(2**-10, weight_decay=0.5, **EXACT),
+        lambda: K.AdamW(2**-10, weight_decay=0.5, **EXACT),
+    ),
 }
 
 
@@ -135,7 +166,9 @@ def test_defaults_match_keras():
         theirs = inspect.signature(getattr(K, name)).parameters
         for arg, p in ours.items():
             assert arg in theirs, f"{name}({arg}=…) is not a Keras argument"
-            assert p.default == theirs[arg].default, f"{name}.{arg}: {p.default} vs Keras {theirs[arg].default}"
+            assert p.default == theirs[arg].default, (
+                f"{name}.{arg}: {p.default} vs Keras {theirs[arg].default}"
+            )
 
 
 def test_get_by_name():
@@ -146,12 +179,13 @@ def test_get_by_name():
 
 # ------------------------------------------------------------------ update rules and state
 
+
 def test_weight_decay_is_applied_before_the_update_with_the_scheduled_rate():
     w = [np.array([2.0])]
     opt = O.SGD(O.PiecewiseConstantDecay([0], [0.5, 0.25]), weight_decay=0.1)
-    opt.apply([np.array([1.0])], w)                # step 0: lr 0.5
+    opt.apply([np.array([1.0])], w)  # step 0: lr 0.5
     assert w[0][0] == pytest.approx(2.0 - 2.0 * 0.1 * 0.5 - 0.5 * 1.0)
-    opt.apply([np.array([1.0])], w)                # step 1: lr 0.25
+    opt.apply([np.array([1.0])], w)  # step 1: lr 0.25
     before = 2.0 - 2.0 * 0.1 * 0.5 - 0.5
     assert w[0][0] == pytest.approx(before - before * 0.1 * 0.25 - 0.25)
     assert opt.iterations == 2
@@ -191,6 +225,7 @@ def test_float32_parameters_stay_float32():
 
 
 # ------------------------------------------------------------------ the check catches the mistakes
+
 
 class PaperAdam(O.Adam):
     """Algorithm 1 of Kingma & Ba: bias-corrected m̂, v̂ and ε added to √v̂."""
@@ -237,9 +272,12 @@ def test_large_gradients_would_hide_the_paper_form_adam():
 
 # ------------------------------------------------------------------ bad input
 
+
 def test_mismatched_inputs_name_both_shapes():
     params = [np.zeros((3, 2)), np.zeros(2)]
-    with pytest.raises(ValueError, match=r"grads\[0\] has shape \(2, 3\) but params\[0\] has shape \(3, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"grads\[0\] has shape \(2, 3\) but params\[0\] has shape \(3, 2\)"
+    ):
         O.Adam().apply([np.zeros((2, 3)), np.zeros(2)], params)
     with pytest.raises(ValueError, match="1 gradient\\(s\\) for 2 parameter"):
         O.SGD().apply([np.zeros((3, 2))], params)
@@ -261,18 +299,29 @@ def test_bad_schedule_arguments():
 # ------------------------------------------------------------------ schedules
 
 SCHEDULES = {
-    "piecewise": (O.PiecewiseConstantDecay([300, 600], [0.1, 0.01, 0.001]),
-                  S.PiecewiseConstantDecay([300, 600], [0.1, 0.01, 0.001])),
+    "piecewise": (
+        O.PiecewiseConstantDecay([300, 600], [0.1, 0.01, 0.001]),
+        S.PiecewiseConstantDecay([300, 600], [0.1, 0.01, 0.001]),
+    ),
     "exponential": (O.ExponentialDecay(0.1, 100, 0.8), S.ExponentialDecay(0.1, 100, 0.8)),
-    "exponential_staircase": (O.ExponentialDecay(0.1, 100, 0.8, staircase=True),
-                              S.ExponentialDecay(0.1, 100, 0.8, staircase=True)),
-    "polynomial": (O.PolynomialDecay(0.1, 800, 0.001, power=2.0), S.PolynomialDecay(0.1, 800, 0.001, power=2.0)),
+    "exponential_staircase": (
+        O.ExponentialDecay(0.1, 100, 0.8, staircase=True),
+        S.ExponentialDecay(0.1, 100, 0.8, staircase=True),
+    ),
+    "polynomial": (
+        O.PolynomialDecay(0.1, 800, 0.001, power=2.0),
+        S.PolynomialDecay(0.1, 800, 0.001, power=2.0),
+    ),
     "inverse_time": (O.InverseTimeDecay(0.1, 100, 0.5), S.InverseTimeDecay(0.1, 100, 0.5)),
-    "inverse_time_staircase": (O.InverseTimeDecay(0.1, 100, 0.5, staircase=True),
-                               S.InverseTimeDecay(0.1, 100, 0.5, staircase=True)),
+    "inverse_time_staircase": (
+        O.InverseTimeDecay(0.1, 100, 0.5, staircase=True),
+        S.InverseTimeDecay(0.1, 100, 0.5, staircase=True),
+    ),
     "cosine": (O.CosineDecay(0.1, 900, alpha=0.1), S.CosineDecay(0.1, 900, alpha=0.1)),
-    "cosine_warmup": (O.CosineDecay(0.0, 800, warmup_target=0.1, warmup_steps=100),
-                      S.CosineDecay(0.0, 800, warmup_target=0.1, warmup_steps=100)),
+    "cosine_warmup": (
+        O.CosineDecay(0.0, 800, warmup_target=0.1, warmup_steps=100),
+        S.CosineDecay(0.0, 800, warmup_target=0.1, warmup_steps=100),
+    ),
 }
 
 
@@ -280,12 +329,14 @@ SCHEDULES = {
 def test_schedule_matches_keras_at_every_step(name):
     ours, theirs = SCHEDULES[name]
     steps = np.arange(1000)
-    if name == "cosine_warmup":   # ops.cond needs a scalar step
-        expected = keras.ops.convert_to_numpy(keras.ops.vectorized_map(theirs, keras.ops.convert_to_tensor(steps)))
+    if name == "cosine_warmup":  # ops.cond needs a scalar step
+        expected = keras.ops.convert_to_numpy(
+            keras.ops.vectorized_map(theirs, keras.ops.convert_to_tensor(steps))
+        )
     else:
         expected = keras.ops.convert_to_numpy(theirs(steps))
     np.testing.assert_allclose(ours(steps), expected, rtol=1e-6, atol=1e-8)  # Keras: float32
-    assert float(ours(7)) == pytest.approx(float(theirs(7)), rel=1e-6)   # scalar steps work too
+    assert float(ours(7)) == pytest.approx(float(theirs(7)), rel=1e-6)  # scalar steps work too
     O.check_schedule(ours, 1000)
 
 
@@ -294,31 +345,41 @@ def test_piecewise_boundaries_belong_to_the_earlier_piece():
     np.testing.assert_array_equal(s(np.array([0, 10, 11, 20, 21])), [1.0, 1.0, 0.5, 0.5, 0.25])
 
 
-@pytest.mark.parametrize("schedule,total", [
-    (O.PiecewiseConstantDecay([30, 60], [0.1, 0.01, 0.001]), 50),                      # epochs, not steps
-    (O.PiecewiseConstantDecay([30, 49], [0.1, 0.01, 0.001]), 50),                      # last value never used
-    (O.ExponentialDecay(0.1, 1000, 0.5, staircase=True), 500),                         # never drops
-    (O.CosineDecay(0.1, 500), 499),                                                    # floor not reached
-    (O.CosineDecay(0.0, 500, warmup_target=0.1, warmup_steps=50), 500),                # decay runs after warm-up
-    (O.CosineDecay(0.0, 100, warmup_target=0.1, warmup_steps=600), 500),               # warm-up never ends
-    (O.PolynomialDecay(0.1, 2000), 1000),
-])
+@pytest.mark.parametrize(
+    "schedule,total",
+    [
+        (O.PiecewiseConstantDecay([30, 60], [0.1, 0.01, 0.001]), 50),  # epochs, not steps
+        (O.PiecewiseConstantDecay([30, 49], [0.1, 0.01, 0.001]), 50),  # last value never used
+        (O.ExponentialDecay(0.1, 1000, 0.5, staircase=True), 500),  # never drops
+        (O.CosineDecay(0.1, 500), 499),  # floor not reached
+        (
+            O.CosineDecay(0.0, 500, warmup_target=0.1, warmup_steps=50),
+            500,
+        ),  # decay runs after warm-up
+        (O.CosineDecay(0.0, 100, warmup_target=0.1, warmup_steps=600), 500),  # warm-up never ends
+        (O.PolynomialDecay(0.1, 2000), 1000),
+    ],
+)
 def test_check_schedule_rejects_unreached_milestones(schedule, total):
     with pytest.raises(ValueError, match="never reached"):
         O.check_schedule(schedule, total)
 
 
-@pytest.mark.parametrize("schedule,total", [
-    (O.PiecewiseConstantDecay([30, 48], [0.1, 0.01, 0.001]), 50),
-    (O.CosineDecay(0.1, 500), 500),
-    (O.CosineDecay(0.0, 450, warmup_target=0.1, warmup_steps=50), 500),
-    (O.ExponentialDecay(0.1, 499, 0.5, staircase=True), 500),
-])
+@pytest.mark.parametrize(
+    "schedule,total",
+    [
+        (O.PiecewiseConstantDecay([30, 48], [0.1, 0.01, 0.001]), 50),
+        (O.CosineDecay(0.1, 500), 500),
+        (O.CosineDecay(0.0, 450, warmup_target=0.1, warmup_steps=50), 500),
+        (O.ExponentialDecay(0.1, 499, 0.5, staircase=True), 500),
+    ],
+)
 def test_check_schedule_accepts_schedules_that_complete(schedule, total):
     assert O.check_schedule(schedule, total) == pytest.approx(float(schedule(total - 1)))
 
 
 # ------------------------------------------------------------------ gradients and training
+
 
 @pytest.mark.parametrize("name", list(SURFACES))
 def test_surface_gradients(name):
@@ -329,7 +390,7 @@ def test_surface_gradients(name):
 
 
 def test_diverging_trajectory_is_cut_with_nan():
-    path = trajectory(O.SGD(0.1), SURFACES["quadratic"], 200)   # 0.1 > 2/25: diverges
+    path = trajectory(O.SGD(0.1), SURFACES["quadratic"], 200)  # 0.1 > 2/25: diverges
     assert np.isnan(path[-1]).all() and np.isfinite(path[0]).all()
     path = trajectory(O.Adam(0.3), SURFACES["quadratic"], 200)
     assert np.linalg.norm(path[-1]) < 1e-2
@@ -353,12 +414,21 @@ def test_one_epoch_of_fit_equals_keras_fit_in_float64():
     initial = ours.get_weights()
     history = O.fit(ours, x, y, CROSS_ENTROPY, O.Adam(2**-10, **EXACT), epochs=1, seed=1)
     order = np.random.default_rng(1).permutation(len(x))  # fit's first epoch
-    model = keras.Sequential([keras.Input((64,), dtype="float64"),
-                              keras.layers.Dense(64, activation="relu", dtype="float64"),
-                              keras.layers.Dense(10, dtype="float64")])
+    model = keras.Sequential(
+        [
+            keras.Input((64,), dtype="float64"),
+            keras.layers.Dense(64, activation="relu", dtype="float64"),
+            keras.layers.Dense(10, dtype="float64"),
+        ]
+    )
     model.set_weights(initial)
-    model.compile(K.Adam(2**-10, **EXACT), keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64"))
-    keras_history = model.fit(x[order], y[order], batch_size=32, epochs=1, shuffle=False, verbose=0).history
+    model.compile(
+        K.Adam(2**-10, **EXACT),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64"),
+    )
+    keras_history = model.fit(
+        x[order], y[order], batch_size=32, epochs=1, shuffle=False, verbose=0
+    ).history
     for a, b in zip(ours.get_weights(), model.get_weights()):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
     # the reported loss is Keras's: the batch-size-weighted mean of the batches' losses (Keras
@@ -397,20 +467,58 @@ class Recorder(O.Callback):
 def test_fit_calls_the_callbacks_in_order_and_stops_when_one_asks():
     x, y, _, _ = digits()
     rec = Recorder(stop_after=1)
-    history = O.fit(_digits_mlp(), x[:64], y[:64], CROSS_ENTROPY, O.SGD(0.1), epochs=5,
-                    batch_size=32, callbacks=[rec])
-    assert rec.calls == ["begin", "grads", "batch", "grads", "batch", "epoch 0",
-                         "grads", "batch", "grads", "batch", "epoch 1", "end"]
+    history = O.fit(
+        _digits_mlp(),
+        x[:64],
+        y[:64],
+        CROSS_ENTROPY,
+        O.SGD(0.1),
+        epochs=5,
+        batch_size=32,
+        callbacks=[rec],
+    )
+    assert rec.calls == [
+        "begin",
+        "grads",
+        "batch",
+        "grads",
+        "batch",
+        "epoch 0",
+        "grads",
+        "batch",
+        "grads",
+        "batch",
+        "epoch 1",
+        "end",
+    ]
     assert list(history["seen"]) == [0, 1] and len(history["loss"]) == 2
 
 
 def test_a_callback_stops_fit_after_a_batch_and_the_epoch_logs_cover_the_batches_run():
     x, y, _, _ = digits()
     rec = Recorder(stop_batch=3)
-    history = O.fit(_digits_mlp(), x[:64], y[:64], CROSS_ENTROPY, O.SGD(0.1), epochs=5,
-                    batch_size=32, callbacks=[rec])
-    assert rec.calls == ["begin", "grads", "batch", "grads", "batch", "epoch 0",
-                         "grads", "batch", "epoch 1", "end"]
+    history = O.fit(
+        _digits_mlp(),
+        x[:64],
+        y[:64],
+        CROSS_ENTROPY,
+        O.SGD(0.1),
+        epochs=5,
+        batch_size=32,
+        callbacks=[rec],
+    )
+    assert rec.calls == [
+        "begin",
+        "grads",
+        "batch",
+        "grads",
+        "batch",
+        "epoch 0",
+        "grads",
+        "batch",
+        "epoch 1",
+        "end",
+    ]
     assert history["loss"][1] == pytest.approx(rec.batch_losses[2], abs=1e-15)
     assert history["loss"][0] == pytest.approx(np.mean(rec.batch_losses[:2]), abs=1e-15)
 
@@ -427,21 +535,38 @@ def test_fit_applies_what_on_gradients_returns_and_adds_penalties():
         def penalty(self, model):
             return 2.5, [np.zeros_like(p) for p in model.params]
 
-    plain = O.fit(_digits_mlp(), x[:64], y[:64], CROSS_ENTROPY, O.SGD(0.1),
-                  validation_data=(x[64:96], y[64:96]))
-    penalised = O.fit(_digits_mlp(), x[:64], y[:64], CROSS_ENTROPY, O.SGD(0.1),
-                      validation_data=(x[64:96], y[64:96]), callbacks=[Constant()])
+    plain = O.fit(
+        _digits_mlp(),
+        x[:64],
+        y[:64],
+        CROSS_ENTROPY,
+        O.SGD(0.1),
+        validation_data=(x[64:96], y[64:96]),
+    )
+    penalised = O.fit(
+        _digits_mlp(),
+        x[:64],
+        y[:64],
+        CROSS_ENTROPY,
+        O.SGD(0.1),
+        validation_data=(x[64:96], y[64:96]),
+        callbacks=[Constant()],
+    )
     assert penalised["loss"][0] == pytest.approx(plain["loss"][0] + 2.5, abs=1e-12)
     assert penalised["val_loss"][0] == pytest.approx(plain["val_loss"][0] + 2.5, abs=1e-12)
 
 
 def test_fit_shuffles_reproducibly_and_rejects_mismatched_data():
     x, y, _, _ = digits()
-    runs = [O.fit(_digits_mlp(), x[:96], y[:96], CROSS_ENTROPY, O.SGD(0.1), epochs=2, seed=s)["loss"]
-            for s in (0, 0, 1)]
+    runs = [
+        O.fit(_digits_mlp(), x[:96], y[:96], CROSS_ENTROPY, O.SGD(0.1), epochs=2, seed=s)["loss"]
+        for s in (0, 0, 1)
+    ]
     np.testing.assert_array_equal(runs[0], runs[1])
     assert not np.array_equal(runs[0], runs[2])
-    with pytest.raises(ValueError, match=r"fit expects x of shape \(n, features, …\) and y with n rows"):
+    with pytest.raises(
+        ValueError, match=r"fit expects x of shape \(n, features, …\) and y with n rows"
+    ):
         O.fit(_digits_mlp(), x[:10], y[:9], CROSS_ENTROPY, O.SGD())
 
 

@@ -12,6 +12,7 @@ The tests at the end prove the checks have power: a forward pass with the unbias
 a backward pass without the variance term, PyTorch's momentum convention, and a "global"
 clip that clips each variable separately must each fail them.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -26,7 +27,12 @@ from scratchnn import normalization as N
 
 RNG = np.random.default_rng(5)
 C = 6
-WEIGHTS = [RNG.uniform(0.5, 2.0, C), RNG.normal(size=C), RNG.normal(size=C), RNG.uniform(0.5, 2.0, C)]
+WEIGHTS = [
+    RNG.uniform(0.5, 2.0, C),
+    RNG.normal(size=C),
+    RNG.normal(size=C),
+    RNG.uniform(0.5, 2.0, C),
+]
 TOL = {"float32": 1e-5, "float64": 1e-12}
 
 
@@ -46,10 +52,15 @@ def ours_bn(weights, cls=N.BatchNormalization, **kwargs):
 # ---------------------------------------------------------------------------------------
 # The checks. Each raises AssertionError (from course.parity / gradient_check) on failure.
 
+
 def check_forward(cls, dtype, training, weights=WEIGHTS):
     x = np.random.default_rng(1).normal(2.0, 3.0, size=(64, C)).astype(dtype)
-    course.parity(ours_bn(weights, cls).forward(x, training=training),
-                  keras_bn(weights, dtype)(x, training=training), TOL[dtype], f"{dtype} forward")
+    course.parity(
+        ours_bn(weights, cls).forward(x, training=training),
+        keras_bn(weights, dtype)(x, training=training),
+        TOL[dtype],
+        f"{dtype} forward",
+    )
 
 
 def check_moving_statistics(cls, dtype="float64", calls=5):
@@ -83,7 +94,9 @@ def check_gradient(cls, shape=(8, 3), axis=-1, tol=1e-8):
     r = np.random.default_rng(4)
     x, g = r.normal(1.0, 2.0, size=shape), r.normal(size=shape)
     c = shape[axis]
-    layer = ours_bn([r.uniform(0.5, 2, c), r.normal(size=c), np.zeros(c), np.ones(c)], cls, axis=axis)
+    layer = ours_bn(
+        [r.uniform(0.5, 2, c), r.normal(size=c), np.zeros(c), np.ones(c)], cls, axis=axis
+    )
 
     def loss():
         return float(np.sum(layer.forward(x, training=True) * g))
@@ -91,12 +104,16 @@ def check_gradient(cls, shape=(8, 3), axis=-1, tol=1e-8):
     loss()
     dx = layer.backward(g)
     analytic = np.concatenate([dx.ravel(), *layer.grads])
-    num_dx = course.numerical_gradient(lambda v: float(np.sum(layer.forward(v, training=True) * g)), x.copy())
+    num_dx = course.numerical_gradient(
+        lambda v: float(np.sum(layer.forward(v, training=True) * g)), x.copy()
+    )
     nums = []
     for name in ["gamma", "beta"]:
+
         def f(v, name=name):
             setattr(layer, name, v)
             return loss()
+
         nums.append(course.numerical_gradient(f, getattr(layer, name).copy()))
     course.gradient_check(analytic, np.concatenate([num_dx.ravel(), *nums]), tol, "BN backward")
 
@@ -105,15 +122,20 @@ def keras_update(grads, **clip):
     """One SGD(learning_rate=1) step from zero weights: the update is minus the clipped gradient."""
     variables = [keras.Variable(np.zeros_like(g, dtype="float32")) for g in grads]
     keras.optimizers.SGD(learning_rate=1.0, **clip).apply_gradients(
-        zip([tf.constant(g, dtype="float32") for g in grads], variables))
+        zip([tf.constant(g, dtype="float32") for g in grads], variables)
+    )
     return [-v.numpy() for v in variables]
 
 
 def check_clipping(fn, option, value, grads):
     ours = fn(grads, value)
     theirs = keras_update(grads, **{option: value})
-    course.parity(np.concatenate([o.ravel() for o in ours]), np.concatenate([t.ravel() for t in theirs]),
-                  1e-6, option)
+    course.parity(
+        np.concatenate([o.ravel() for o in ours]),
+        np.concatenate([t.ravel() for t in theirs]),
+        1e-6,
+        option,
+    )
 
 
 def clip_grads():
@@ -121,12 +143,16 @@ def clip_grads():
     return [r.normal(size=(20, 10)) * 3.0, r.normal(size=10) * 0.1, r.normal(size=(10, 1)) * 10.0]
 
 
-CLIPPERS = [(N.clip_by_value, "clipvalue", 0.5), (N.clip_by_norm, "clipnorm", 2.0),
-            (N.clip_by_global_norm, "global_clipnorm", 2.0)]
+CLIPPERS = [
+    (N.clip_by_value, "clipvalue", 0.5),
+    (N.clip_by_norm, "clipnorm", 2.0),
+    (N.clip_by_global_norm, "global_clipnorm", 2.0),
+]
 
 
 # ---------------------------------------------------------------------------------------
 # BatchNormalization against Keras
+
 
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -155,7 +181,12 @@ def test_inference_does_not_touch_the_moving_statistics():
 def test_defaults_match_keras():
     ours, theirs = N.BatchNormalization(), keras.layers.BatchNormalization()
     assert (ours.axis, ours.momentum, ours.epsilon, ours.center, ours.scale) == (
-        theirs.axis, theirs.momentum, theirs.epsilon, theirs.center, theirs.scale)
+        theirs.axis,
+        theirs.momentum,
+        theirs.epsilon,
+        theirs.center,
+        theirs.scale,
+    )
     theirs.build((None, 3))
     ours.build((1, 3))
     for name in ["gamma", "beta", "moving_mean", "moving_variance"]:
@@ -171,7 +202,9 @@ def test_other_axes_match_keras(axis, shape, training):
     theirs = keras.layers.BatchNormalization(axis=axis, dtype="float64")
     theirs.build(shape)
     theirs.set_weights(w)
-    course.parity(ours_bn(w, axis=axis).forward(x, training=training), theirs(x, training=training), 1e-12)
+    course.parity(
+        ours_bn(w, axis=axis).forward(x, training=training), theirs(x, training=training), 1e-12
+    )
 
 
 @pytest.mark.parametrize("center, scale", [(False, True), (True, False), (False, False)])
@@ -199,8 +232,11 @@ def test_backward_passes_the_gradient_check(shape, axis):
 
 
 @settings(max_examples=25, deadline=None)
-@given(hnp.arrays(np.float64, st.tuples(st.integers(2, 20), st.integers(1, 5)),
-                  elements=st.floats(-1e3, 1e3)))
+@given(
+    hnp.arrays(
+        np.float64, st.tuples(st.integers(2, 20), st.integers(1, 5)), elements=st.floats(-1e3, 1e3)
+    )
+)
 def test_training_output_is_normalised_per_feature(x):
     y = N.BatchNormalization().forward(x, training=True)
     var = x.var(axis=0)
@@ -210,6 +246,7 @@ def test_training_output_is_normalised_per_feature(x):
 
 # ---------------------------------------------------------------------------------------
 # Clear errors for bad input
+
 
 def test_wrong_feature_count_names_both_shapes():
     layer = ours_bn(WEIGHTS)
@@ -246,6 +283,7 @@ def test_bad_hyperparameters_are_rejected(kwargs):
 
 # ---------------------------------------------------------------------------------------
 # Clipping against Keras optimizers
+
 
 @pytest.mark.parametrize("fn, option, value", CLIPPERS, ids=[c[1] for c in CLIPPERS])
 def test_clipping_matches_keras_optimizer(fn, option, value):
@@ -292,15 +330,19 @@ def test_clipping_rejects_a_single_array_and_bad_thresholds():
 # ---------------------------------------------------------------------------------------
 # The chapter's deep network (a Sequential of the layer protocol) against Keras
 
+
 def initializer(name, seed):
     """Our initializer for one of the chapter's labels, seeded, drawing in float64."""
     from functools import partial
 
     from scratchnn import initializers as I
 
-    make = {"Glorot uniform": I.GlorotUniform, "He normal": I.HeNormal,
-            "LeCun normal": I.LecunNormal,
-            "N(0, 1)": lambda seed: I.RandomNormal(stddev=1.0, seed=seed)}[name]
+    make = {
+        "Glorot uniform": I.GlorotUniform,
+        "He normal": I.HeNormal,
+        "LeCun normal": I.LecunNormal,
+        "N(0, 1)": lambda seed: I.RandomNormal(stddev=1.0, seed=seed),
+    }[name]
     return partial(make(seed=seed), dtype="float64")
 
 
@@ -357,9 +399,16 @@ def first_kernel_gradient_norms(depth, init, activation, batch_norm=False):
     return [np.linalg.norm(layer.grads[0]) for layer in model.layers if isinstance(layer, Dense)]
 
 
-@pytest.mark.parametrize("init, activation, batch_norm", [
-    ("Glorot uniform", "sigmoid", False), ("He normal", "relu", False),
-    ("LeCun normal", "selu", False), ("Glorot uniform", "tanh", True), ("N(0, 1)", "relu", False)])
+@pytest.mark.parametrize(
+    "init, activation, batch_norm",
+    [
+        ("Glorot uniform", "sigmoid", False),
+        ("He normal", "relu", False),
+        ("LeCun normal", "selu", False),
+        ("Glorot uniform", "tanh", True),
+        ("N(0, 1)", "relu", False),
+    ],
+)
 def test_per_layer_gradients_match_gradient_tape(init, activation, batch_norm):
     X, y = digits(128)
     net = deep_mlp(8, 32, init, activation, batch_norm)
@@ -382,9 +431,9 @@ def test_per_layer_gradients_match_gradient_tape(init, activation, batch_norm):
 def test_gradient_norms_show_the_chapters_findings():
     sigmoid = first_kernel_gradient_norms(15, "Glorot uniform", "sigmoid")
     with_bn = first_kernel_gradient_norms(15, "Glorot uniform", "sigmoid", batch_norm=True)
-    assert sigmoid[0] / sigmoid[14] < 1e-6          # vanishes with depth
-    assert 0.1 < with_bn[0] / with_bn[14] < 10      # batch normalization keeps it
-    assert first_kernel_gradient_norms(15, "N(0, 1)", "relu")[0] > 1e6   # explodes
+    assert sigmoid[0] / sigmoid[14] < 1e-6  # vanishes with depth
+    assert 0.1 < with_bn[0] / with_bn[14] < 10  # batch normalization keeps it
+    assert first_kernel_gradient_norms(15, "N(0, 1)", "relu")[0] > 1e6  # explodes
 
 
 def test_deep_mlp_rejects_bad_input():
@@ -396,6 +445,7 @@ def test_deep_mlp_rejects_bad_input():
 # ---------------------------------------------------------------------------------------
 # Gradient clipping and TerminateOnNaN as fit callbacks
 
+
 def _digits_fit(callbacks, optimizer, epochs=1, X=None, **kwargs):
     """fit a depth-3, width-16 ReLU network on 320 digits, batches of 32, shuffle seed 3."""
     from scratchnn.losses import SparseCategoricalCrossentropy
@@ -405,8 +455,18 @@ def _digits_fit(callbacks, optimizer, epochs=1, X=None, **kwargs):
     model = deep_mlp(3, 16, "He normal", "relu")
     initial = model.get_weights()
     loss_fn = SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
-    history = fit(model, X_digits if X is None else X, y, loss_fn, optimizer, epochs=epochs,
-                  batch_size=32, callbacks=callbacks, seed=3, **kwargs)
+    history = fit(
+        model,
+        X_digits if X is None else X,
+        y,
+        loss_fn,
+        optimizer,
+        epochs=epochs,
+        batch_size=32,
+        callbacks=callbacks,
+        seed=3,
+        **kwargs,
+    )
     return model, initial, history
 
 
@@ -416,8 +476,9 @@ def _keras_fit(initial, optimizer):
     order = np.random.default_rng(3).permutation(len(X))
     twin = keras_twin(deep_mlp(3, 16, "He normal", "relu"))
     twin.set_weights(initial)
-    twin.compile(optimizer,
-                 keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64"))
+    twin.compile(
+        optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
+    )
     twin.fit(X[order], y[order], batch_size=32, epochs=1, shuffle=False, verbose=0)
     return twin.get_weights()
 
@@ -430,8 +491,9 @@ def _largest_difference(a, b):
 # in float64), so they are powers of two. Ten momentum steps through ReLUs amplify the
 # round-off of TensorFlow's and NumPy's different summation orders to about 1e-9 even without
 # clipping, hence 1e-8; a run without the clipping lands 1e-3 or more away.
-@pytest.mark.parametrize("option", [{"clipvalue": 2**-5}, {"clipnorm": 0.5},
-                                    {"global_clipnorm": 0.5}])
+@pytest.mark.parametrize(
+    "option", [{"clipvalue": 2**-5}, {"clipnorm": 0.5}, {"global_clipnorm": 0.5}]
+)
 def test_gradient_clipping_callback_trains_like_a_keras_optimizer_with_the_option(option):
     from scratchnn.optimizers import SGD
 
@@ -466,11 +528,10 @@ def test_terminate_on_nan_stops_fit_after_the_first_non_finite_batch():
 
     X, _ = digits(320)
     X = X.copy()
-    X[100, 0] = np.nan                                   # row 100: the 4th batch of 32
+    X[100, 0] = np.nan  # row 100: the 4th batch of 32
     losses = Losses()
     with np.errstate(invalid="ignore"):
-        history = _digits_fit([losses, N.TerminateOnNaN()], SGD(0.01), epochs=3, X=X,
-                              shuffle=False)
+        history = _digits_fit([losses, N.TerminateOnNaN()], SGD(0.01), epochs=3, X=X, shuffle=False)
     assert len(losses.seen) == 4 and np.isnan(losses.seen[-1])
     assert np.all(np.isfinite(losses.seen[:3])) and len(history[2]["loss"]) == 1
     # without the callback fit runs all 3 epochs of 10 batches
@@ -482,6 +543,7 @@ def test_terminate_on_nan_stops_fit_after_the_first_non_finite_batch():
 
 # ---------------------------------------------------------------------------------------
 # The checks have power: each deliberate mistake fails the check that guards it.
+
 
 class UnbiasedVariance(N.BatchNormalization):
     """Normalises with the unbiased variance (÷ N − 1), like PyTorch's *running* estimate."""
@@ -521,7 +583,9 @@ def clip_each_by_global_threshold(grads, global_clipnorm):
 def test_unbiased_variance_fails_the_forward_check(dtype):
     with pytest.raises(AssertionError, match=rf"{dtype} forward: max \|Δ\|"):
         check_forward(UnbiasedVariance, dtype, training=True)
-    check_forward(UnbiasedVariance, dtype, training=False)  # inference does not use the batch variance
+    check_forward(
+        UnbiasedVariance, dtype, training=False
+    )  # inference does not use the batch variance
 
 
 def test_dropping_the_variance_term_fails_the_gradient_check_and_the_tape():

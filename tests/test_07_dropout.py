@@ -11,6 +11,7 @@ Masks are random and never compared across generators. Instead:
 - The checks catch the named mistakes (keep probability used as the rate, survivors scaled by
   (1 − rate), dropping at inference): see the tests whose names start with ``test_catches_``.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -48,6 +49,7 @@ def forward_matches_keras(forward, rate, x, seed=0):
 
 
 # ------------------------------------------------------------------ forward parity
+
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("rate", [0.1, 0.3, 0.5, 0.8, 0.95])
@@ -117,6 +119,7 @@ def test_noise_shape_broadcasts_like_keras():
 
 # ------------------------------------------------------------------ backward
 
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("rate", [0.2, 0.6])
 def test_backward_matches_gradient_tape_on_keras_mask(dtype, rate):
@@ -147,10 +150,14 @@ def test_backward_at_inference_passes_gradient_through():
 
 # ------------------------------------------------------------------ spatial dropout
 
-@pytest.mark.parametrize("ours_cls, keras_cls, shape, axes", [
-    (D.SpatialDropout1D, keras.layers.SpatialDropout1D, (40, 9, 24), (1,)),
-    (D.SpatialDropout2D, keras.layers.SpatialDropout2D, (20, 5, 6, 24), (1, 2)),
-])
+
+@pytest.mark.parametrize(
+    "ours_cls, keras_cls, shape, axes",
+    [
+        (D.SpatialDropout1D, keras.layers.SpatialDropout1D, (40, 9, 24), (1,)),
+        (D.SpatialDropout2D, keras.layers.SpatialDropout2D, (20, 5, 6, 24), (1, 2)),
+    ],
+)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_spatial_dropout_matches_keras(ours_cls, keras_cls, shape, axes, dtype):
     x = RNG.normal(size=shape).astype(dtype)
@@ -164,10 +171,18 @@ def test_spatial_dropout_matches_keras(ours_cls, keras_cls, shape, axes, dtype):
     assert layer.mask.shape == channel_mask.shape
     np.testing.assert_array_equal(y != 0, np.broadcast_to(layer.mask, shape))
     assert keep_fraction_ok(layer.mask, 0.4)
-    parity(layer.backward(np.ones(shape, dtype)), np.broadcast_to(layer.mask * np.asarray(1 / 0.6, dtype), shape),
-           0.0, "spatial backward")
-    parity(ours_cls(0.4).forward(x, training=False), keras_cls(0.4, dtype=dtype)(x, training=False), 0.0,
-           "spatial inference")
+    parity(
+        layer.backward(np.ones(shape, dtype)),
+        np.broadcast_to(layer.mask * np.asarray(1 / 0.6, dtype), shape),
+        0.0,
+        "spatial backward",
+    )
+    parity(
+        ours_cls(0.4).forward(x, training=False),
+        keras_cls(0.4, dtype=dtype)(x, training=False),
+        0.0,
+        "spatial inference",
+    )
 
 
 def test_spatial_dropout_2d_channels_first():
@@ -179,6 +194,7 @@ def test_spatial_dropout_2d_channels_first():
 
 
 # ------------------------------------------------------------------ conventions and bad input
+
 
 def test_keep_rate_conversions():
     assert D.rate_from_keep(0.8) == pytest.approx(0.2)
@@ -218,12 +234,14 @@ def test_bad_shapes_have_clear_messages():
 
 # ------------------------------------------------------------------ the checks catch the named mistakes
 
+
 def test_catches_keep_probability_used_as_rate():
-    keep_prob = 0.8                                  # a paper's p, passed as Keras's rate
+    keep_prob = 0.8  # a paper's p, passed as Keras's rate
     layer = D.Dropout(keep_prob, seed=0)
     layer.forward(np.ones((200, 200)), training=True)
-    assert not keep_fraction_ok(layer.mask, D.rate_from_keep(keep_prob)), \
+    assert not keep_fraction_ok(layer.mask, D.rate_from_keep(keep_prob)), (
         "the keep-fraction check must reject p = 0.8 used as the drop rate"
+    )
     right = D.Dropout(D.rate_from_keep(keep_prob), seed=0)
     right.forward(np.ones((200, 200)), training=True)
     assert keep_fraction_ok(right.mask, D.rate_from_keep(keep_prob))
@@ -232,8 +250,11 @@ def test_catches_keep_probability_used_as_rate():
 def test_catches_scaling_by_one_minus_rate():
     def scaled_wrong(x, mask, rate):
         return x * mask * (1.0 - rate)
+
     x = RNG.normal(size=(100, 20)).astype("float32")
-    assert not forward_matches_keras(scaled_wrong, 0.3, x), "parity must reject survivors × (1 − rate)"
+    assert not forward_matches_keras(scaled_wrong, 0.3, x), (
+        "parity must reject survivors × (1 − rate)"
+    )
     assert forward_matches_keras(D.apply_dropout, 0.3, x)
 
 
@@ -241,22 +262,33 @@ def test_catches_dropping_at_inference():
     class DropsAtInference(D.Dropout):
         def forward(self, x, training=False):
             return super().forward(x, training=True)
+
     x = RNG.normal(size=(50, 10))
     keras_out = keras.layers.Dropout(0.3, dtype="float64")(x, training=False)
     with pytest.raises(AssertionError, match="max"):
-        parity(DropsAtInference(0.3, seed=0).forward(x, training=False), keras_out, 0.0, "inference")
+        parity(
+            DropsAtInference(0.3, seed=0).forward(x, training=False), keras_out, 0.0, "inference"
+        )
     parity(D.Dropout(0.3).forward(x, training=False), keras_out, 0.0, "inference")
 
 
 # ------------------------------------------------------------------ the chapter's experiment
+
 
 def moons_dropout_mlp(rate, hidden=16):
     """The chapter's set-up in small: Dense–Dropout–Dense–Dropout–Dense in one Sequential."""
     from scratchnn.foundations import Dense, Sequential
 
     np.random.seed(0)
-    model = Sequential([Dense(hidden, activation="relu"), D.Dropout(rate, seed=1),
-                        Dense(hidden, activation="relu"), D.Dropout(rate, seed=2), Dense(1)])
+    model = Sequential(
+        [
+            Dense(hidden, activation="relu"),
+            D.Dropout(rate, seed=1),
+            Dense(hidden, activation="relu"),
+            D.Dropout(rate, seed=2),
+            Dense(1),
+        ]
+    )
     model.build((None, 2))
     return model
 
@@ -272,13 +304,22 @@ def test_fit_trains_a_sequential_with_dropout_layers_and_mc_passes_differ():
     x, y, xv, yv = moons(40, 40)
     bce = BinaryCrossentropy(from_logits=True, dtype="float64")
     model = moons_dropout_mlp(0.5)
-    hist = fit(model, x, y, bce, Adam(0.01), epochs=30, batch_size=len(x),
-               validation_data=(xv, yv), shuffle=False)
+    hist = fit(
+        model,
+        x,
+        y,
+        bce,
+        Adam(0.01),
+        epochs=30,
+        batch_size=len(x),
+        validation_data=(xv, yv),
+        shuffle=False,
+    )
     assert hist["loss"].shape == (30,) and np.all(np.isfinite(hist["val_loss"]))
     assert hist["val_loss"][-1] < hist["val_loss"][0]
     np.testing.assert_allclose(hist["val_loss"][-1], bce(yv, model.forward(xv)), rtol=1e-12)
     passes = np.stack([model.forward(xv, training=True) for _ in range(5)])
-    assert np.ptp(passes, axis=0).max() > 0                     # each pass draws new masks
+    assert np.ptp(passes, axis=0).max() > 0  # each pass draws new masks
     np.testing.assert_array_equal(model.forward(xv), model.forward(xv))
     still = moons_dropout_mlp(0.0)
     np.testing.assert_array_equal(still.forward(xv, training=True), still.forward(xv))

@@ -16,6 +16,7 @@
 The network is built and trained here with scratchnn (the chapter's cells do the same); nothing
 model-like is imported from course/.
 """
+
 import copy
 
 import keras
@@ -60,8 +61,14 @@ class KerasHoldMasks(keras.callbacks.Callback):
 
 def keras_mlp(weights):
     """The chapter's 64-128-64-10 ReLU network in Keras (float32), holding ``weights``."""
-    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(128, activation="relu"),
-                              keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
     model.set_weights([w.astype(np.float32) for w in weights])
     return model
 
@@ -81,8 +88,10 @@ def logits(weights, x):
 
 def prune(weights, method, sparsity):
     """Magnitude-prune the kernels (biases kept): (pruned weights, masks)."""
-    rule = {"global magnitude": P.global_magnitude_masks,
-            "per-layer magnitude": P.layer_magnitude_masks}[method]
+    rule = {
+        "global magnitude": P.global_magnitude_masks,
+        "per-layer magnitude": P.layer_magnitude_masks,
+    }[method]
     masks = rule(weights[0::2], sparsity)
     return [w * masks[i // 2] if i % 2 == 0 else w.copy() for i, w in enumerate(weights)], masks
 
@@ -111,6 +120,7 @@ def trained():
 
 # ------------------------------------------------------------------ magnitude masks
 
+
 @pytest.mark.parametrize("sparsity", [0.0, 0.1, 0.5, 0.77, 0.9, 1.0])
 @pytest.mark.parametrize("shape", [(7, 5), (13,), (2, 3, 4)])
 def test_magnitude_mask_exact_sparsity_and_keeps_largest(sparsity, shape):
@@ -123,9 +133,9 @@ def test_magnitude_mask_exact_sparsity_and_keeps_largest(sparsity, shape):
 
 def test_ties_are_broken_by_position_and_sparsity_is_exact():
     w = np.array([1.0, -0.5, 0.5, 0.5, -2.0, 0.5])
-    mask = P.magnitude_mask(w, 0.5)                     # prune 3 of the four 0.5s: the first three
+    mask = P.magnitude_mask(w, 0.5)  # prune 3 of the four 0.5s: the first three
     np.testing.assert_array_equal(mask, [1, 0, 0, 0, 1, 1])
-    assert P.magnitude_mask(np.zeros(10), 0.3).sum() == 7   # all tied: still exactly 30%
+    assert P.magnitude_mask(np.zeros(10), 0.3).sum() == 7  # all tied: still exactly 30%
 
 
 def test_global_and_layer_masks():
@@ -133,9 +143,10 @@ def test_global_and_layer_masks():
     g = P.global_magnitude_masks(ks, 0.6)
     assert sum(int((m == 0).sum()) for m in g) == round(0.6 * 36)
     flat = np.concatenate([k.ravel() for k in ks])
-    np.testing.assert_array_equal(np.concatenate([m.ravel() for m in g]),
-                                  P.magnitude_mask(flat, 0.6))
-    assert (g[0] == 0).mean() > (g[1] == 0).mean()     # the layer of small weights loses more
+    np.testing.assert_array_equal(
+        np.concatenate([m.ravel() for m in g]), P.magnitude_mask(flat, 0.6)
+    )
+    assert (g[0] == 0).mean() > (g[1] == 0).mean()  # the layer of small weights loses more
     for m, k in zip(P.layer_magnitude_masks(ks, 0.5), ks):
         assert (m == 0).sum() == round(0.5 * k.size)
 
@@ -144,8 +155,9 @@ def test_global_and_layer_masks():
 def test_masks_equal_keras_ops_masks_on_float32_weights(trained, sparsity):
     _, weights = trained
     for k in weights[0::2]:
-        np.testing.assert_array_equal(P.magnitude_mask(k, sparsity),
-                                      keras_mask(k.astype(np.float32), sparsity))
+        np.testing.assert_array_equal(
+            P.magnitude_mask(k, sparsity), keras_mask(k.astype(np.float32), sparsity)
+        )
 
 
 def test_keras_top_k_breaks_ties_like_a_stable_sort():
@@ -165,16 +177,18 @@ def test_pruned_outputs_match_keras(trained):
 
 # ------------------------------------------------------------------ schedule
 
+
 def test_polynomial_schedule_formula():
     s = P.polynomial_sparsity(np.arange(0, 121), 0.1, 0.9, begin_step=20, end_step=100)
     np.testing.assert_allclose(s[[0, 20, 100, 120]], [0.1, 0.1, 0.9, 0.9], atol=1e-15)
-    assert np.isclose(s[60], 0.9 + (0.1 - 0.9) * 0.5 ** 3, atol=1e-15)
+    assert np.isclose(s[60], 0.9 + (0.1 - 0.9) * 0.5**3, atol=1e-15)
     assert np.all(np.diff(s) >= 0)
     assert P.polynomial_sparsity(50, 0.0, 0.8, 0, 100, power=1) == pytest.approx(0.4)
 
 
-@pytest.mark.parametrize("bad", [dict(begin_step=5, end_step=5), dict(final_sparsity=1.5),
-                                 dict(initial_sparsity=-0.1)])
+@pytest.mark.parametrize(
+    "bad", [dict(begin_step=5, end_step=5), dict(final_sparsity=1.5), dict(initial_sparsity=-0.1)]
+)
 def test_schedule_rejects_bad_arguments(bad):
     args = dict(step=3, initial_sparsity=0.0, final_sparsity=0.5, begin_step=0, end_step=10) | bad
     with pytest.raises(ValueError):
@@ -182,6 +196,7 @@ def test_schedule_rejects_bad_arguments(bad):
 
 
 # ------------------------------------------------------------------ structured pruning, counts
+
 
 @pytest.mark.parametrize("fraction", [0.0, 0.25, 0.5, 0.9, 1.0])
 def test_neuron_removal_equals_zeroing_the_units(fraction):
@@ -216,7 +231,7 @@ def test_flops_and_params():
     assert P.dense_flops(ws) == 2 * (48 + 40 + 15) + 8 + 5 + 3
     assert P.count_params(ws) == (48 + 8 + 40 + 5 + 15 + 3, 48 + 8 + 40 + 5 + 15 + 3)
     masked = [w * (P.magnitude_mask(w, 0.5) if w.ndim == 2 else 1) for w in ws]
-    assert P.dense_flops(masked) == P.dense_flops(ws)           # zeros still cost in a dense matmul
+    assert P.dense_flops(masked) == P.dense_flops(ws)  # zeros still cost in a dense matmul
     assert P.count_params(masked)[1] == 119 - (24 + 20 + 8)
     assert P.dense_flops(P.prune_neurons(ws, 0.5)) < P.dense_flops(ws)
 
@@ -240,6 +255,7 @@ def test_activation_scores_and_shape_errors():
 
 # ------------------------------------------------------------------ fine-tuning
 
+
 class RecordGradients(Callback):
     """Keeps the gradients the optimizer receives (runs after HoldMasks in the callback list)."""
 
@@ -258,8 +274,9 @@ def test_masked_gradient_passes_gradient_check():
     net = mlp([ws[0] * mask] + ws[1:])
     net.backward(LOSS.gradient(y, net.forward(x)))
     analytic = P.HoldMasks([mask, None, None]).on_gradients(net, net.grads)[0]
-    numeric = numerical_gradient(lambda w0: float(LOSS(y, logits([w0 * mask] + ws[1:], x))),
-                                 ws[0].copy())
+    numeric = numerical_gradient(
+        lambda w0: float(LOSS(y, logits([w0 * mask] + ws[1:], x))), ws[0].copy()
+    )
     gradient_check(analytic, numeric, tol=1e-6, label="masked gradient")
 
 
@@ -271,23 +288,32 @@ def test_hold_masks_hands_the_optimizer_zero_gradients_at_pruned_weights(trained
     fit(mlp(pruned), x, y, LOSS, SGD(0.0), epochs=1, batch_size=64, callbacks=[hold, record])
     fit(mlp(pruned), x, y, LOSS, SGD(0.0), epochs=1, batch_size=64, callbacks=[plain])
     assert len(record.seen) == 3
-    for masked, raw in zip(record.seen, plain.seen):          # lr 0: the same batches, weights
+    for masked, raw in zip(record.seen, plain.seen):  # lr 0: the same batches, weights
         for i, m in enumerate(masks):
             assert np.all(masked[2 * i][m == 0] == 0)
-            assert np.count_nonzero(raw[2 * i][m == 0]) > 0   # without it: not zero
+            assert np.count_nonzero(raw[2 * i][m == 0]) > 0  # without it: not zero
             np.testing.assert_array_equal(masked[2 * i][m == 1], raw[2 * i][m == 1])
             np.testing.assert_array_equal(masked[2 * i + 1], raw[2 * i + 1])  # biases untouched
 
 
-@pytest.mark.parametrize("optimizer", [lambda: SGD(0.125, momentum=0.9),
-                                       lambda: Adam(0.01, weight_decay=0.01)])
+@pytest.mark.parametrize(
+    "optimizer", [lambda: SGD(0.125, momentum=0.9), lambda: Adam(0.01, weight_decay=0.01)]
+)
 @pytest.mark.parametrize("reapply", [True, False])
 def test_fit_with_hold_masks_keeps_pruned_weights_at_zero(trained, optimizer, reapply):
     data, weights = trained
     pruned, masks = prune(weights, "global magnitude", 0.8)
     net = mlp(pruned)
-    history = fit(net, data[0][:256], data[1][:256], LOSS, optimizer(), epochs=2, batch_size=64,
-                  callbacks=[P.HoldMasks(masks, reapply=reapply)])
+    history = fit(
+        net,
+        data[0][:256],
+        data[1][:256],
+        LOSS,
+        optimizer(),
+        epochs=2,
+        batch_size=64,
+        callbacks=[P.HoldMasks(masks, reapply=reapply)],
+    )
     P.check_mask_held(kernels_of(net), masks)
     assert P.sparsity_of(kernels_of(net)) == pytest.approx(0.8, abs=1e-4)
     assert history["loss"][-1] < history["loss"][0]
@@ -296,9 +322,17 @@ def test_fit_with_hold_masks_keeps_pruned_weights_at_zero(trained, optimizer, re
 def test_hold_masks_zeroes_the_pruned_weights_when_training_begins(trained):
     data, weights = trained
     masks = P.global_magnitude_masks(weights[0::2], 0.5)
-    net = mlp(weights)                                     # not pruned yet: the callback does it
-    fit(net, data[0][:64], data[1][:64], LOSS, Adam(0.01), epochs=1, batch_size=64,
-        callbacks=[P.HoldMasks(masks)])
+    net = mlp(weights)  # not pruned yet: the callback does it
+    fit(
+        net,
+        data[0][:64],
+        data[1][:64],
+        LOSS,
+        Adam(0.01),
+        epochs=1,
+        batch_size=64,
+        callbacks=[P.HoldMasks(masks)],
+    )
     P.check_mask_held(kernels_of(net), masks)
 
 
@@ -306,12 +340,20 @@ def test_reapplying_the_mask_stops_an_optimizer_with_state_from_before_pruning(t
     data, weights = trained
     x, y = data[0][:256], data[1][:256]
     dense, carried = mlp(weights), Adam(0.01)
-    fit(dense, x, y, LOSS, carried, epochs=1, batch_size=64)   # Adam's moments are not zero now
+    fit(dense, x, y, LOSS, carried, epochs=1, batch_size=64)  # Adam's moments are not zero now
     masks = P.global_magnitude_masks(dense.get_weights()[0::2], 0.8)
     for reapply in [False, True]:
         net = mlp(dense.get_weights())
-        fit(net, x, y, LOSS, copy.deepcopy(carried), epochs=1, batch_size=64,
-            callbacks=[P.HoldMasks(masks, reapply=reapply)])
+        fit(
+            net,
+            x,
+            y,
+            LOSS,
+            copy.deepcopy(carried),
+            epochs=1,
+            batch_size=64,
+            callbacks=[P.HoldMasks(masks, reapply=reapply)],
+        )
         if reapply:
             P.check_mask_held(kernels_of(net), masks)
         else:
@@ -323,10 +365,18 @@ def test_keras_callback_keeps_pruned_weights_at_zero(trained):
     data, weights = trained
     pruned, masks = prune(weights, "per-layer magnitude", 0.9)
     model = keras_mlp(pruned)
-    model.compile(optimizer=keras.optimizers.Adam(0.002),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(data[0][:256], data[1][:256], batch_size=64, epochs=2, verbose=0,
-              callbacks=[KerasHoldMasks(masks)])
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.002),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(
+        data[0][:256],
+        data[1][:256],
+        batch_size=64,
+        epochs=2,
+        verbose=0,
+        callbacks=[KerasHoldMasks(masks)],
+    )
     kernels = [ops.convert_to_numpy(layer.kernel) for layer in model.layers]
     P.check_mask_held(kernels, masks)
     assert P.sparsity_of(kernels) == pytest.approx(0.9, abs=1e-4)
@@ -337,14 +387,26 @@ def test_fit_with_hold_masks_equals_keras_fit_with_the_callback(trained):
     pruned, masks = prune(weights, "global magnitude", 0.9)
     x, y = data[0][:320], data[1][:320]
     net = mlp(pruned)
-    fit(net, x, y, LOSS, SGD(0.125), epochs=1, batch_size=64, shuffle=False,
-        callbacks=[P.HoldMasks(masks)])
+    fit(
+        net,
+        x,
+        y,
+        LOSS,
+        SGD(0.125),
+        epochs=1,
+        batch_size=64,
+        shuffle=False,
+        callbacks=[P.HoldMasks(masks)],
+    )
 
     model = keras_mlp(pruned)
-    model.compile(optimizer=keras.optimizers.SGD(0.125),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    model.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0,
-              callbacks=[KerasHoldMasks(masks)])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.125),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    model.fit(
+        x, y, batch_size=64, epochs=1, shuffle=False, verbose=0, callbacks=[KerasHoldMasks(masks)]
+    )
     for i, (ours, theirs) in enumerate(zip(net.get_weights(), model.get_weights())):
         parity(theirs, ours, 1e-5, f"weights {i}")
 
@@ -354,16 +416,25 @@ def test_hold_masks_shape_errors():
     with pytest.raises(ValueError, match=r"need one mask per layer \(3\), got 1"):
         fit(mlp(random_mlp()), x, y, LOSS, SGD(0.1), 1, 2, callbacks=[P.HoldMasks([None])])
     with pytest.raises(ValueError, match=r"mask of shape \(2, 2\) for a kernel of shape \(6, 8\)"):
-        fit(mlp(random_mlp()), x, y, LOSS, SGD(0.1), 1, 2,
-            callbacks=[P.HoldMasks([np.ones((2, 2)), None, None])])
+        fit(
+            mlp(random_mlp()),
+            x,
+            y,
+            LOSS,
+            SGD(0.1),
+            1,
+            2,
+            callbacks=[P.HoldMasks([np.ones((2, 2)), None, None])],
+        )
 
 
 # ------------------------------------------------------------ the checks catch the named mistakes
 
+
 def test_catches_mask_that_prunes_the_largest_weights():
     w = RNG.normal(size=(8, 5))
-    wrong = P.magnitude_mask(-np.abs(w) + 10.0, 0.5)   # ranks by negated magnitude: largest first
-    assert (wrong == 0).sum() == 20                    # right sparsity, wrong weights
+    wrong = P.magnitude_mask(-np.abs(w) + 10.0, 0.5)  # ranks by negated magnitude: largest first
+    assert (wrong == 0).sum() == 20  # right sparsity, wrong weights
     with pytest.raises(ValueError, match="must remove the smallest magnitudes"):
         P.check_magnitude_mask(w, wrong)
 
@@ -379,8 +450,16 @@ def test_catches_fine_tune_that_lets_pruned_weights_regrow(trained):
     data, weights = trained
     pruned, masks = prune(weights, "global magnitude", 0.8)
     net = mlp(pruned)
-    fit(net, data[0][:128], data[1][:128], LOSS, Adam(0.01), epochs=1, batch_size=64,
-        callbacks=[DoesNothing(masks)])
+    fit(
+        net,
+        data[0][:128],
+        data[1][:128],
+        LOSS,
+        Adam(0.01),
+        epochs=1,
+        batch_size=64,
+        callbacks=[DoesNothing(masks)],
+    )
     with pytest.raises(ValueError, match="no longer 0 — the fine-tune let them regrow"):
         P.check_mask_held(kernels_of(net), masks)
 
@@ -390,6 +469,9 @@ def test_catches_neuron_removal_that_forgets_the_next_kernel():
     keep = P.keep_units(P.neuron_norms(ws[0]), 0.5)
     wrong = [ws[0][:, keep], ws[1][keep], ws[2], ws[3], ws[4], ws[5]]  # next kernel's rows kept
     for check in [lambda: P.dense_flops(wrong), lambda: P.prune_neurons(wrong, 0.5)]:
-        with pytest.raises(ValueError, match=r"kernel 1 has 8 input rows, expected 4 "
-                                             r".*slice the next layer's rows"):
+        with pytest.raises(
+            ValueError,
+            match=r"kernel 1 has 8 input rows, expected 4 "
+            r".*slice the next layer's rows",
+        ):
             check()

@@ -1,4 +1,5 @@
 """Book configuration: offline-safe settings, and the switch that leaves solutions out."""
+
 from __future__ import annotations
 
 import json
@@ -38,16 +39,35 @@ def test_every_toc_entry_exists():
 
 
 @pytest.mark.site
-@pytest.mark.skipif(not any(f.startswith("solutions/") for f in toc_files()), reason="no solutions in the toc yet")
+@pytest.mark.skipif(
+    not any(f.startswith("solutions/") for f in toc_files()), reason="no solutions in the toc yet"
+)
 def test_solutions_switch_leaves_solutions_out(tmp_path):
     config = dict(CONFIG)
-    config["sphinx"] = {**CONFIG["sphinx"], "config": {**CONFIG["sphinx"]["config"], "course_publish_solutions": False}}
+    config["sphinx"] = {
+        **CONFIG["sphinx"],
+        "config": {**CONFIG["sphinx"]["config"], "course_publish_solutions": False},
+    }
     config_path = ROOT / f"_config.test-{tmp_path.name}.yml"
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True))
     try:
         jb = str(Path(sys.executable).parent / "jupyter-book")
-        result = subprocess.run([jb, "build", str(ROOT), "--config", str(config_path), "--path-output", str(tmp_path),
-                                 "--warningiserror", "--quiet"], capture_output=True, text=True, cwd=ROOT)
+        result = subprocess.run(
+            [
+                jb,
+                "build",
+                str(ROOT),
+                "--config",
+                str(config_path),
+                "--path-output",
+                str(tmp_path),
+                "--warningiserror",
+                "--quiet",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
     finally:
         config_path.unlink()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -61,22 +81,30 @@ TEXT_WITH_ESCAPED_UNDERSCORE = re.compile(r"\\text\{[^}]*\\_")
 
 
 def _math_sources() -> dict[str, str]:
-    sources = {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in (ROOT / "book").glob("*.md")}
+    sources = {
+        p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8")
+        for p in (ROOT / "book").glob("*.md")
+    }
     for folder in ("chapters", "solutions"):
         for path in (ROOT / folder).glob("[0-9][0-9]_*.ipynb"):
             nb = json.loads(path.read_text(encoding="utf-8"))
             sources[path.relative_to(ROOT).as_posix()] = "\n".join(
-                "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+                "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
+            )
     return sources
 
 
 def test_math_text_has_no_escaped_underscores():
     r"""MathJax prints ``\text{fan\_in}`` with a visible backslash; write ``\text{fan}_\text{in}``."""
-    offenders = {name: TEXT_WITH_ESCAPED_UNDERSCORE.findall(text) for name, text in _math_sources().items()}
+    offenders = {
+        name: TEXT_WITH_ESCAPED_UNDERSCORE.findall(text) for name, text in _math_sources().items()
+    }
     offenders = {name: hits for name, hits in offenders.items() if hits}
     assert not offenders, f"\\text{{…\\_…}} renders a literal backslash: {offenders}"
 
 
 def test_escaped_underscore_check_can_fail():
     assert TEXT_WITH_ESCAPED_UNDERSCORE.search(r"$\sqrt{6/(\text{fan\_in}+\text{fan\_out})}$")
-    assert not TEXT_WITH_ESCAPED_UNDERSCORE.search(r"$\sqrt{6/(\text{fan}_\text{in})}$ and `fan\_in` outside math")
+    assert not TEXT_WITH_ESCAPED_UNDERSCORE.search(
+        r"$\sqrt{6/(\text{fan}_\text{in})}$ and `fan\_in` outside math"
+    )

@@ -1,4 +1,5 @@
 """The course's own checking helpers must pass good input and fail bad input, loudly."""
+
 import numpy as np
 import pytest
 
@@ -11,12 +12,17 @@ def test_parity_prints_the_evidence(capsys):
 
 
 def test_parity_names_the_worst_index_and_values():
-    with pytest.raises(AssertionError, match=r"max \|Δ\| = 5.0e-01 > 1e-06 ✗ at index \(1, 0\): actual=2.5, expected=2"):
+    with pytest.raises(
+        AssertionError,
+        match=r"max \|Δ\| = 5.0e-01 > 1e-06 ✗ at index \(1, 0\): actual=2.5, expected=2",
+    ):
         course.parity([[1.0], [2.5]], [[1.0], [2.0]], tol=1e-6)
 
 
 def test_parity_reports_shape_mismatch():
-    with pytest.raises(AssertionError, match=r"shape mismatch: actual has shape \(2,\), expected \(3,\)"):
+    with pytest.raises(
+        AssertionError, match=r"shape mismatch: actual has shape \(2,\), expected \(3,\)"
+    ):
         course.parity(np.zeros(2), np.zeros(3), tol=1)
 
 
@@ -87,7 +93,13 @@ def test_varies_marks_the_figure_and_refuses_non_numbers():
 def test_sanitizer_masks_only_figures_marked_as_varying():
     line = f"η = 30: loss {course.varies(62.2574, '.2f')} (best 0.8210); ratio {course.varies(-1.5e-3, '.1e')}"
     other = f"η = 30: loss {course.varies(4.3951, '.2f')} (best 0.8210); ratio {course.varies(2e-4, '.0e')}"
-    assert _sanitize(line) == _sanitize(other) == "η = 30: loss <varies>† (best 0.8210); ratio <varies>†"
+    assert (
+        _sanitize(line)
+        == _sanitize(other)
+        == "η = 30: loss <varies>† (best 0.8210); ratio <varies>†"
+    )
     # an unmarked figure is still compared: a change in it must show
     assert _sanitize("best 0.8210") != _sanitize("best 0.8211")
-    assert _sanitize(f"best 0.8210, {course.varies(1.0)}") != _sanitize(f"best 0.8211, {course.varies(1.0)}")
+    assert _sanitize(f"best 0.8210, {course.varies(1.0)}") != _sanitize(
+        f"best 0.8211, {course.varies(1.0)}"
+    )

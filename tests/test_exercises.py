@@ -1,4 +1,5 @@
 """Exercises are generated from solutions, stay in sync, and every graded test can fail."""
+
 from __future__ import annotations
 
 import copy
@@ -31,6 +32,7 @@ def read(path):
 
 # --------------------------------------------------------------------------- stubbing
 
+
 def test_stub_keeps_signature_and_docstring():
     source = 'def f(x):\n    """Doc."""\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION\n'
     assert stub_source(source) == (
@@ -38,11 +40,14 @@ def test_stub_keeps_signature_and_docstring():
     )
 
 
-@pytest.mark.parametrize("source", [
-    "### BEGIN SOLUTION\nx = 1\n",
-    "x = 1\n### END SOLUTION\n",
-    "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "### BEGIN SOLUTION\nx = 1\n",
+        "x = 1\n### END SOLUTION\n",
+        "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n",
+    ],
+)
 def test_stub_rejects_unbalanced_markers(source):
     with pytest.raises(ValueError):
         stub_source(source)
@@ -54,7 +59,9 @@ def test_exercise_has_no_solutions_hidden_tests_or_outputs(path):
     exercise = make_exercise(solution)
     hidden_ids = {c.id for c in solution.cells if exercises.is_hidden_test(c)}
     assert hidden_ids, "a solution notebook needs at least one hidden test"
-    assert [c.id for c in exercise.cells] == [c.id for c in solution.cells if c.id not in hidden_ids]
+    assert [c.id for c in exercise.cells] == [
+        c.id for c in solution.cells if c.id not in hidden_ids
+    ]
     for cell in exercise.cells:
         assert "### BEGIN SOLUTION" not in cell.source and "### END SOLUTION" not in cell.source
         if cell.cell_type == "code":
@@ -86,7 +93,9 @@ def test_solution_notebook_conventions(path):
         assert grading["id"] and grading["points"] > 0
         if exercises.is_hidden_test(cell):
             assert cell.source.startswith("# NBVAL_CHECK_OUTPUT\n")
-            assert cell.execution_count is not None and cell.outputs, "hidden outputs must be stored"
+            assert cell.execution_count is not None and cell.outputs, (
+                "hidden outputs must be stored"
+            )
 
 
 @pytest.mark.parametrize("path", SOLUTIONS + EXERCISES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -109,13 +118,22 @@ def test_exercise_notebook_stands_alone(path):
     what hidden tests are, the points; and Markdown that plain Jupyter renders (no MyST roles)."""
     nb = read(path)
     intro = nb.cells[0].source
-    for needed in ["**You will**", "minutes", "pip install", "Hidden tests", "**Points**",
-                   "../book/how-to-use.md"]:
+    for needed in [
+        "**You will**",
+        "minutes",
+        "pip install",
+        "Hidden tests",
+        "**Points**",
+        "../book/how-to-use.md",
+    ]:
         assert needed in intro, needed
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert not MYST_ROLE.search(markdown), MYST_ROLE.search(markdown).group(0)
-    total = sum(c.metadata["grading"]["points"] for c in read(ROOT / "solutions" / path.name).cells
-                if exercises.is_test(c))
+    total = sum(
+        c.metadata["grading"]["points"]
+        for c in read(ROOT / "solutions" / path.name).cells
+        if exercises.is_test(c)
+    )
     assert f"**Points** ({total} in all" in intro
 
 
@@ -126,12 +144,13 @@ def test_stand_alone_check_catches_a_myst_role():
 
 # --------------------------------------------------------------------------- test helpers
 
+
 def test_check_close_names_a_matching_slip():
     slips = {"used the textbook ½λ‖w‖²": [0.5], "forgot the penalty": [0.0]}
-    check_close("penalty", [1.0], [1.0], tol=1e-12, slips=slips)     # right: no error
+    check_close("penalty", [1.0], [1.0], tol=1e-12, slips=slips)  # right: no error
     with pytest.raises(AssertionError, match="exactly what you get when you used the textbook"):
         check_close("penalty", [0.5], [1.0], tol=1e-12, hint="generic", slips=slips)
-    with pytest.raises(AssertionError, match="Hint: generic"):        # no slip matches
+    with pytest.raises(AssertionError, match="Hint: generic"):  # no slip matches
         check_close("penalty", [0.7], [1.0], tol=1e-12, hint="generic", slips=slips)
     with pytest.raises(AssertionError, match="(?s)shape .*exactly what you get when you summed"):
         check_close("dbias", [1.0, 2.0], [1.0, 2.0, 3.0], slips={"summed the wrong axis": [1, 2]})
@@ -139,10 +158,15 @@ def test_check_close_names_a_matching_slip():
 
 # --------------------------------------------------------------------------- sync
 
+
 def test_exercises_in_sync():
     """`python -m course exercises --check` passes on the committed tree."""
-    done = subprocess.run([sys.executable, "-m", "course", "exercises", "--check"],
-                          cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "course", "exercises", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -153,13 +177,14 @@ def test_sync_check_detects_a_stale_exercise(tmp_path):
     for path in SOLUTIONS:
         (tmp_path / "solutions" / path.name).write_bytes(path.read_bytes())
     expected = exercises.build(tmp_path / "solutions", tmp_path / "exercises")
-    assert exercises.stale(expected, tmp_path / "exercises") == [
-        f"missing: {p}" for p in expected]
+    assert exercises.stale(expected, tmp_path / "exercises") == [f"missing: {p}" for p in expected]
     for path, text in expected.items():
         path.write_text(text, encoding="utf-8")
     assert exercises.stale(expected, tmp_path / "exercises") == []
     first = next(iter(expected))
-    first.write_text(expected[first].replace("raise NotImplementedError", "pass  #"), encoding="utf-8")
+    first.write_text(
+        expected[first].replace("raise NotImplementedError", "pass  #"), encoding="utf-8"
+    )
     assert exercises.stale(expected, tmp_path / "exercises") == [f"out of date: {first}"]
 
 
@@ -170,6 +195,7 @@ def test_generation_is_deterministic(tmp_path):
 
 
 # --------------------------------------------------------------------------- no vacuous test
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
@@ -194,7 +220,20 @@ def test_blank_check_detects_a_vacuous_test():
 def test_solution_passes_nbval(path):
     """What `make test` runs over solutions/ (strict nbval with the project's sanitizer)."""
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", str(path),
-         "--nbval-sanitize-with", str(SANITIZE)],
-        cwd=ROOT, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval",
+            str(path),
+            "--nbval-sanitize-with",
+            str(SANITIZE),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout[-3000:]

@@ -4,6 +4,7 @@ Every fixture is generated here from solutions/00_foundations.ipynb into a tempo
 folder: a student notebook is the exercise with some solution cells filled in. One batch
 grades them all (``--jobs 2``, short timeouts), then each test reads its student's row.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,8 +32,13 @@ CANONICAL = grade.load_canonical(SOLUTION)
 TEST_IDS = [t.id for t in CANONICAL.tests]
 FULL = CANONICAL.max_points
 POINTS = {t.id: t.points for t in CANONICAL.tests}
-FUNCTIONS = ("dense_forward", "dense_backward", "numerical_gradient", "dense_tanh_backward",
-             "sgd_step")
+FUNCTIONS = (
+    "dense_forward",
+    "dense_backward",
+    "numerical_gradient",
+    "dense_tanh_backward",
+    "sgd_step",
+)
 
 
 def solution_sources() -> dict[str, str]:
@@ -87,11 +93,19 @@ def make_submissions(folder: Path, other_student_file: Path) -> dict[str, tuple]
 
     add("correct", student(), all_ids)
     add("blank", make_exercise(CANONICAL.nb), set())
-    add("three_bugs", student({
-        "dense_forward": replace_body("dense_forward", "return x @ kernel  # forgot the bias"),
-        "dense_backward": replace_body("dense_backward",
-                                       "return dy @ kernel.T, dy.T @ x, dy.sum(axis=0)"),
-        "numerical_gradient": replace_body("numerical_gradient", """
+    add(
+        "three_bugs",
+        student(
+            {
+                "dense_forward": replace_body(
+                    "dense_forward", "return x @ kernel  # forgot the bias"
+                ),
+                "dense_backward": replace_body(
+                    "dense_backward", "return dy @ kernel.T, dy.T @ x, dy.sum(axis=0)"
+                ),
+                "numerical_gradient": replace_body(
+                    "numerical_gradient",
+                    """
 grad = np.zeros_like(x)
 f0 = f(x)
 for i in np.ndindex(x.shape):
@@ -99,8 +113,12 @@ for i in np.ndindex(x.shape):
     x[i] = saved + eps
     grad[i] = (f(x) - f0) / eps   # one-sided
     x[i] = saved
-return grad"""),
-    }), {"sgd_step_visible", "sgd_step_hidden"})
+return grad""",
+                ),
+            }
+        ),
+        {"sgd_step_visible", "sgd_step_hidden"},
+    )
 
     edited = make_exercise(CANONICAL.nb)  # blank answers, tests "fixed" to pass
     tests = [c for c in edited.cells if "test" in c.metadata.get("tags", [])]
@@ -110,33 +128,75 @@ return grad"""),
     edited.cells.reverse()
     add("edited_tests", edited, set(), "tests edited")
 
-    add("hardcoded", student({"dense_forward": replace_body(
-        "dense_forward", "return np.array([[3.6, -0.8, 1.3], [-1.4, 0.2, 0.8]])")}),
-        all_ids - {"dense_forward_hidden"})
+    add(
+        "hardcoded",
+        student(
+            {
+                "dense_forward": replace_body(
+                    "dense_forward", "return np.array([[3.6, -0.8, 1.3], [-1.4, 0.2, 0.8]])"
+                )
+            }
+        ),
+        all_ids - {"dense_forward_hidden"},
+    )
 
-    add("infinite_loop",
+    add(
+        "infinite_loop",
         student({"dense_forward": replace_body("dense_forward", "while True:\n    pass")}),
-        without(all_ids, "dense_forward"), "cell timeout")
-    add("os_exit",
+        without(all_ids, "dense_forward"),
+        "cell timeout",
+    )
+    add(
+        "os_exit",
         student({"dense_backward": replace_body("dense_backward", "import os\nos._exit(0)")}),
-        {"dense_forward_visible", "dense_forward_hidden"}, "kernel died")
-    add("segfault",
+        {"dense_forward_visible", "dense_forward_hidden"},
+        "kernel died",
+    )
+    add(
+        "segfault",
         student({"sgd_step": replace_body("sgd_step", "import ctypes\nctypes.string_at(0)")}),
-        without(all_ids, "sgd_step"), "kernel died")
+        without(all_ids, "sgd_step"),
+        "kernel died",
+    )
     # Ends by the process limit (BlockingIOError) or the cell timeout, whichever the race
     # between the copies of the kernel brings first: no fixed note.
-    add("fork_bomb", student({"sgd_step": replace_body(
-        "sgd_step", "import os\nwhile True:\n    os.fork()")}),
-        without(all_ids, "sgd_step"))
+    add(
+        "fork_bomb",
+        student({"sgd_step": replace_body("sgd_step", "import os\nwhile True:\n    os.fork()")}),
+        without(all_ids, "sgd_step"),
+    )
     # dense_tanh_backward calls dense_backward, and its visible test numerical_gradient.
-    add("memory_bomb", student({"dense_backward": replace_body(
-        "dense_backward", "hog = [bytearray(256 * 1024**2) for _ in range(64)]\nreturn hog")}),
-        without(all_ids, "dense_backward", "tanh_backward"))
-    add("huge_print", student({"numerical_gradient": replace_body(
-        "numerical_gradient", 'print("x" * 1024**3)\nreturn np.zeros_like(x)')}),
-        without(all_ids, "numerical_gradient", "tanh_backward_visible"))
+    add(
+        "memory_bomb",
+        student(
+            {
+                "dense_backward": replace_body(
+                    "dense_backward",
+                    "hog = [bytearray(256 * 1024**2) for _ in range(64)]\nreturn hog",
+                )
+            }
+        ),
+        without(all_ids, "dense_backward", "tanh_backward"),
+    )
+    add(
+        "huge_print",
+        student(
+            {
+                "numerical_gradient": replace_body(
+                    "numerical_gradient", 'print("x" * 1024**3)\nreturn np.zeros_like(x)'
+                )
+            }
+        ),
+        without(all_ids, "numerical_gradient", "tanh_backward_visible"),
+    )
     # Full marks only if every escape attempt fails: the sandbox is what is being graded.
-    add("snooper", student({"dense_forward": replace_body("dense_forward", f"""
+    add(
+        "snooper",
+        student(
+            {
+                "dense_forward": replace_body(
+                    "dense_forward",
+                    f"""
 import socket
 escaped = []
 for path in [{str(other_student_file)!r}, {str(SOLUTION)!r}, "/root/.bashrc", "/etc/shadow"]:
@@ -158,26 +218,46 @@ except OSError:
     pass
 if escaped:
     raise RuntimeError(f"sandbox escaped: {{escaped}}")
-return x @ kernel + bias""")}), all_ids)
+return x @ kernel + bias""",
+                )
+            }
+        ),
+        all_ids,
+    )
     # Hides every error display: the kernel's execute_reply still says "error".
-    add("traceback_hider", student({"dense_forward": """
+    add(
+        "traceback_hider",
+        student(
+            {
+                "dense_forward": """
 import sys
 ip = get_ipython()
 ip.showtraceback = lambda *args, **kwargs: None
 ip._showtraceback = lambda *args, **kwargs: None
 sys.excepthook = lambda *args: None
 def dense_forward(x, kernel, bias):
-    raise NotImplementedError"""}, blank=("dense_backward",)),
-        without(all_ids, "dense_forward", "dense_backward", "tanh_backward"))
+    raise NotImplementedError"""
+            },
+            blank=("dense_backward",),
+        ),
+        without(all_ids, "dense_forward", "dense_backward", "tanh_backward"),
+    )
     # Patches the in-kernel assert helpers: visible tests "pass", hidden output does not match.
-    add("patched_asserts", student({"dense_forward": """
+    add(
+        "patched_asserts",
+        student(
+            {
+                "dense_forward": """
 import numpy as np
 check_close = lambda *args, **kwargs: print("✓")
 check_true = lambda *args, **kwargs: print("✓")
 def dense_forward(x, kernel, bias):
-    return np.zeros((x.shape[0], kernel.shape[1]))"""},
-        blank=("dense_backward", "numerical_gradient", "sgd_step")),
-        {"dense_forward_visible"})
+    return np.zeros((x.shape[0], kernel.shape[1]))"""
+            },
+            blank=("dense_backward", "numerical_gradient", "sgd_step"),
+        ),
+        {"dense_forward_visible"},
+    )
 
     (folder / "invalid_json.ipynb").write_text('{"cells": [ this is not json', encoding="utf-8")
     cases["invalid_json"] = (set(), "invalid notebook: not valid JSON (line 1, column 13)")
@@ -201,28 +281,58 @@ def dense_forward(x, kernel, bias):
     # (Each of these earns full marks for that function when the grader lets it through.)
     # An alias bound in one cell and used in the next: the first cell is not graded, so the
     # alias never exists, and the library is out of the sandbox anyway.
-    add("library_alias", student({
-        "dense_forward": "import scratchnn.foundations as ref\n" + solution_sources()[
-            "dense_forward"],
-        "dense_backward": replace_body("dense_backward", """
+    add(
+        "library_alias",
+        student(
+            {
+                "dense_forward": "import scratchnn.foundations as ref\n"
+                + solution_sources()["dense_forward"],
+                "dense_backward": replace_body(
+                    "dense_backward",
+                    """
 layer = ref.Dense(kernel.shape[1])
 layer.set_weights([kernel, np.zeros(kernel.shape[1])])
 layer.forward(x)
-return (layer.backward(dy), *layer.grads)""")}),
+return (layer.backward(dy), *layer.grads)""",
+                ),
+            }
+        ),
         without(all_ids, "dense_forward", "dense_backward", "tanh_backward"),
-        "imports the course's library (dense_forward")
-    add("library_import", student({"dense_backward": replace_body("dense_backward", """
+        "imports the course's library (dense_forward",
+    )
+    add(
+        "library_import",
+        student(
+            {
+                "dense_backward": replace_body(
+                    "dense_backward",
+                    """
 import scratchnn.foundations as F
 layer = F.Dense(kernel.shape[1])
 layer.set_weights([kernel, np.zeros(kernel.shape[1])])
 layer.forward(x)
 dx = layer.backward(dy)
-return (dx, *layer.grads)""")}), without(all_ids, "dense_backward", "tanh_backward"),
-        "imports the course's library (dense_backward")
-    add("library_dunder", student({"sgd_step": replace_body(
-        "sgd_step", '__import__("scratch" + "nn.foundations").foundations.sgd_step('
-        "params, grads, learning_rate)")}),
-        without(all_ids, "sgd_step"), "imports the course's library (sgd_step")
+return (dx, *layer.grads)""",
+                )
+            }
+        ),
+        without(all_ids, "dense_backward", "tanh_backward"),
+        "imports the course's library (dense_backward",
+    )
+    add(
+        "library_dunder",
+        student(
+            {
+                "sgd_step": replace_body(
+                    "sgd_step",
+                    '__import__("scratch" + "nn.foundations").foundations.sgd_step('
+                    "params, grads, learning_rate)",
+                )
+            }
+        ),
+        without(all_ids, "sgd_step"),
+        "imports the course's library (sgd_step",
+    )
 
     stripped = student()
     for cell in stripped.cells:
@@ -245,9 +355,26 @@ def graded(tmp_path_factory):
     subs.mkdir()
     cases = make_submissions(subs, subs / "correct.ipynb")
     done = subprocess.run(
-        [sys.executable, "-m", "course", "grade", str(SOLUTION), str(subs), "--out", str(out),
-         "--jobs", "2", "--cell-timeout", "6", "--timeout", "90"],
-        capture_output=True, text=True, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "course",
+            "grade",
+            str(SOLUTION),
+            str(subs),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--cell-timeout",
+            "6",
+            "--timeout",
+            "90",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
         # Keyed by the id as the student wrote it: the gradebook escapes formulas.
@@ -265,13 +392,35 @@ def test_gradebook_header_and_rows(graded):
         assert (out / "feedback" / f"{name}.md").exists()
 
 
-CASE_NAMES = ["correct", "blank", "three_bugs", "edited_tests", "hardcoded", "infinite_loop",
-              "os_exit", "segfault", "fork_bomb", "memory_bomb", "huge_print", "snooper",
-              "traceback_hider",
-              "patched_asserts", "invalid_json", "stripped", "zoë_ñandú",
-              '=HYPERLINK("evil")', "-2+3", 'comma, "quoted"\nnewline', "symlink_to_solution",
-              "fifo", "big_outputs", "too_much_code", "library_alias", "library_import",
-              "library_dunder"]
+CASE_NAMES = [
+    "correct",
+    "blank",
+    "three_bugs",
+    "edited_tests",
+    "hardcoded",
+    "infinite_loop",
+    "os_exit",
+    "segfault",
+    "fork_bomb",
+    "memory_bomb",
+    "huge_print",
+    "snooper",
+    "traceback_hider",
+    "patched_asserts",
+    "invalid_json",
+    "stripped",
+    "zoë_ñandú",
+    '=HYPERLINK("evil")',
+    "-2+3",
+    'comma, "quoted"\nnewline',
+    "symlink_to_solution",
+    "fifo",
+    "big_outputs",
+    "too_much_code",
+    "library_alias",
+    "library_import",
+    "library_dunder",
+]
 
 
 @pytest.mark.slow
@@ -311,14 +460,15 @@ def test_the_gradebook_records_the_isolation(graded):
     assert run["limits"]["jobs"] == 2 and run["limits"]["processes"] == 128
     log = (out / "grading.log").read_text(encoding="utf-8")
     assert log.startswith(f"isolation: {kind} (") and f"with sandbox '{kind}'" in log
-    assert "graded comma, \"quoted\"\\nnewline:" in log   # control characters escaped
+    assert "graded comma, \"quoted\"\\nnewline:" in log  # control characters escaped
 
 
 @pytest.mark.slow
 def test_feedback_never_reveals_hidden_tests(graded):
     _, _, out, _ = graded
-    hidden_sources = [c.source for c in CANONICAL.nb.cells
-                      if "hidden-test" in c.metadata.get("tags", [])]
+    hidden_sources = [
+        c.source for c in CANONICAL.nb.cells if "hidden-test" in c.metadata.get("tags", [])
+    ]
     for md in (out / "feedback").glob("*.md"):
         text = md.read_text(encoding="utf-8")
         assert "default_rng(1234)" not in text and "fingerprint" not in text
@@ -333,7 +483,7 @@ def test_feedback_explains_visible_failures(graded):
     _, _, out, _ = graded
     text = (out / "feedback" / "three_bugs.md").read_text(encoding="utf-8")
     assert f"Score: **2 / {FULL:g}**" in text
-    assert "expected shape (2, 3), got shape (3, 2)" in text           # dkernel transposed
+    assert "expected shape (2, 3), got shape (3, 2)" in text  # dkernel transposed
     assert "Hint:" in text and "wrong value at index" in text
     points = POINTS["dense_forward_hidden"]
     assert f"| dense_forward_hidden | hidden | 0 / {points:g} | failed |" in text
@@ -341,9 +491,14 @@ def test_feedback_explains_visible_failures(graded):
 
 # --------------------------------------------------------------------------- cheap cases
 
+
 def run_grade(*args):
-    return subprocess.run([sys.executable, "-m", "course", "grade", *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "course", "grade", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def test_empty_folder_gives_header_only(tmp_path):
@@ -354,8 +509,9 @@ def test_empty_folder_gives_header_only(tmp_path):
     assert lines == [",".join(["student", *TEST_IDS, "total", "max", "notes"])]
 
 
-@pytest.mark.parametrize("problem", ["missing_solution", "invalid_solution", "missing_folder",
-                                     "bad_shard"])
+@pytest.mark.parametrize(
+    "problem", ["missing_solution", "invalid_solution", "missing_folder", "bad_shard"]
+)
 def test_grader_fails_only_when_it_cannot_run(tmp_path, problem):
     (tmp_path / "subs").mkdir()
     solution, subs, extra = SOLUTION, tmp_path / "subs", []
@@ -377,7 +533,7 @@ def test_shards_merge_into_one_gradebook(tmp_path):
     invalid notebooks are graded without running anything)."""
     subs = tmp_path / "subs"
     subs.mkdir()
-    names = ["+cy", "-bo", "=ana", "@dee", "ed"]   # sorted; four would be formulas
+    names = ["+cy", "-bo", "=ana", "@dee", "ed"]  # sorted; four would be formulas
     for name in names:
         (subs / f"{name}.ipynb").write_text("not a notebook", encoding="utf-8")
     outs = []
@@ -387,20 +543,38 @@ def test_shards_merge_into_one_gradebook(tmp_path):
     shard_rows = [(o / "grades.csv").read_text(encoding="utf-8").splitlines()[1:] for o in outs]
     assert [r.split(",")[0] for r in shard_rows[0]] == ["'+cy", "'=ana", "ed"]
     assert [r.split(",")[0] for r in shard_rows[1]] == ["'-bo", "'@dee"]
-    done = subprocess.run([sys.executable, "-m", "course", "merge", *map(str, outs), "--out",
-                           str(tmp_path / "all")], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "course", "merge", *map(str, outs), "--out", str(tmp_path / "all")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     with open(tmp_path / "all" / "grades.csv", newline="", encoding="utf-8") as fh:
         merged = list(csv.reader(fh))
     assert [r[0] for r in merged[1:]] == ["'+cy", "'-bo", "'=ana", "'@dee", "ed"]
-    assert all(r[-3:] == ["0", f"{FULL:g}", "invalid notebook: not valid JSON (line 1, column 1)"]
-               for r in merged[1:]), merged
+    assert all(
+        r[-3:] == ["0", f"{FULL:g}", "invalid notebook: not valid JSON (line 1, column 1)"]
+        for r in merged[1:]
+    ), merged
     assert sorted(p.stem for p in (tmp_path / "all" / "feedback").glob("*.md")) == names
     assert json.loads((tmp_path / "all" / "run.json").read_text())["command"] == "merge"
     # merging a shard twice is refused rather than double-counting a student
-    again = subprocess.run([sys.executable, "-m", "course", "merge", str(outs[0]), str(outs[0]),
-                            "--out", str(tmp_path / "dup")],
-                           capture_output=True, text=True, cwd=ROOT)
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "course",
+            "merge",
+            str(outs[0]),
+            str(outs[0]),
+            "--out",
+            str(tmp_path / "dup"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert again.returncode == 2
 
 
@@ -466,7 +640,7 @@ def test_every_assignment_grades_full_and_blank(tmp_path, solution):
     answers = {c.id: c.source for c in canonical.nb.cells if is_solution_cell(c)}
     solved = make_exercise(canonical.nb)
     for cell in solved.cells:
-        cell.source = answers.get(cell.get("id"), cell.source)   # a student who solved every stub
+        cell.source = answers.get(cell.get("id"), cell.source)  # a student who solved every stub
     assert sum(c.get("id") in answers for c in solved.cells) == len(answers) > 0
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()
@@ -483,10 +657,11 @@ def test_every_assignment_grades_full_and_blank(tmp_path, solution):
 
 # --------------------------------------------------------------------------- issue 13
 
+
 def test_text_cells_cannot_be_formulas():
     for text in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"]:
         assert grade.text_cell(text) == "'" + text
-        assert grade.text_cell(grade.text_cell(text)) == "'" + text   # merge re-applies
+        assert grade.text_cell(grade.text_cell(text)) == "'" + text  # merge re-applies
     for text in ["ada", "", "1-2", "'quoted", "zoë"]:
         assert grade.text_cell(text) == text
 
@@ -496,24 +671,34 @@ def test_merge_escapes_shards_written_before_the_fix(tmp_path):
     leaves its points alone."""
     shard = tmp_path / "old"
     (shard / "feedback").mkdir(parents=True)
-    (shard / "grades.csv").write_text('student,t1,total,max,notes\n"=HYPERLINK(""x"")",2,2,2,'
-                                      '"-cmd"\nbob,0,0,2,\n', encoding="utf-8")
+    (shard / "grades.csv").write_text(
+        'student,t1,total,max,notes\n"=HYPERLINK(""x"")",2,2,2,"-cmd"\nbob,0,0,2,\n',
+        encoding="utf-8",
+    )
     assert grade.merge([shard], tmp_path / "all") == 2
     with open(tmp_path / "all" / "grades.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert rows == [["student", "t1", "total", "max", "notes"],
-                    ["'=HYPERLINK(\"x\")", "2", "2", "2", "'-cmd"], ["bob", "0", "0", "2", ""]]
+    assert rows == [
+        ["student", "t1", "total", "max", "notes"],
+        ["'=HYPERLINK(\"x\")", "2", "2", "2", "'-cmd"],
+        ["bob", "0", "0", "2", ""],
+    ]
 
 
-@pytest.mark.parametrize("content, note", [
-    ("", "not valid JSON (line 1, column 1)"),
-    ("[" * 100_000, "not valid JSON"),
-    (b"\xff\xfe{", "not UTF-8 text"),
-    ('{"cells": 3}', "not a Jupyter notebook"),
-    ('{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": ['
-     '{"cell_type": "markdown", "metadata": {}, "source": "' + "x" * (10 * 1024**2) + '"}]}',
-     "over 10 MB of code (outputs do not count)"),
-])
+@pytest.mark.parametrize(
+    "content, note",
+    [
+        ("", "not valid JSON (line 1, column 1)"),
+        ("[" * 100_000, "not valid JSON"),
+        (b"\xff\xfe{", "not UTF-8 text"),
+        ('{"cells": 3}', "not a Jupyter notebook"),
+        (
+            '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": ['
+            '{"cell_type": "markdown", "metadata": {}, "source": "' + "x" * (10 * 1024**2) + '"}]}',
+            "over 10 MB of code (outputs do not count)",
+        ),
+    ],
+)
 def test_every_refused_submission_says_why(tmp_path, content, note):
     path = tmp_path / "s.ipynb"
     if isinstance(content, bytes):
@@ -550,14 +735,17 @@ def test_the_grader_never_follows_a_link_out_of_the_work_folder(tmp_path):
 
 # The answer key ---------------------------------------------------------------------------
 
+
 def test_canonical_solutions_are_never_flagged_as_using_the_library():
     """No false positive on the instructor's own answers (nor on the blank exercise)."""
     for path in ALL_SOLUTIONS:
         canonical = grade.load_canonical(path)
         for cell in canonical.nb.cells:
             if cell.id in canonical.solution_cells:
-                assert answer_key.uses_library(cell.source, canonical.library_names) == [], \
-                    (path.name, cell.id)
+                assert answer_key.uses_library(cell.source, canonical.library_names) == [], (
+                    path.name,
+                    cell.id,
+                )
         rebuilt, notes = grade.rebuild(canonical, make_exercise(canonical.nb))
         assert not any(grade.LIBRARY_NOTE in n for n in notes), (path.name, notes)
 
@@ -577,8 +765,9 @@ CHEATS = {
     "magic": "%time x = 1\nimport scratchnn",
 }
 HONEST = {
-    "comment and docstring": ('# not scratchnn\ndef f(a):\n    """Unlike scratchnn."""\n'
-                              "    return a"),
+    "comment and docstring": (
+        '# not scratchnn\ndef f(a):\n    """Unlike scratchnn."""\n    return a'
+    ),
     "own variable named like the oracle": "def f(a):\n    reference = a\n    return reference",
     "a helper the exercise provides": "def f(a):\n    return erf(a)",
     "a keyword that is a taken name": "def f(a):\n    return g(a, mode='expected')",
@@ -587,9 +776,11 @@ HONEST = {
 
 @pytest.mark.parametrize("name", CHEATS)
 def test_static_detection_of_the_library(name):
-    setup = ["import scratchnn.losses as reference\nfrom scratchnn.activations import erf\n"
-             "def reference_run(x):\n    return reference.huber(x, x)\n"
-             "expected = reference_run(1)"]
+    setup = [
+        "import scratchnn.losses as reference\nfrom scratchnn.activations import erf\n"
+        "def reference_run(x):\n    return reference.huber(x, x)\n"
+        "expected = reference_run(1)"
+    ]
     taken = answer_key.library_names(setup)
     assert taken == {"reference", "reference_run", "expected"}
     assert answer_key.uses_library(CHEATS[name], taken), name
@@ -608,6 +799,7 @@ def test_library_calls_earn_nothing_in_chapter_03(tmp_path):
     solution = ROOT / "solutions" / "03_losses.ipynb"
     canonical = grade.load_canonical(solution)
     import scratchnn.losses as losses
+
     nb = make_exercise(canonical.nb)
     answers = {c.id: c.source for c in canonical.nb.cells if is_solution_cell(c)}
     cheated = set()
@@ -617,8 +809,10 @@ def test_library_calls_earn_nothing_in_chapter_03(tmp_path):
             cell.source = answers[cell.id]
             if hasattr(losses, name):
                 cheated.add(name)
-                cell.source = (f"import scratchnn.losses as L\n\ndef {name}(*args, **kwargs):\n"
-                               f"    return L.{name}(*args, **kwargs)\n")
+                cell.source = (
+                    f"import scratchnn.losses as L\n\ndef {name}(*args, **kwargs):\n"
+                    f"    return L.{name}(*args, **kwargs)\n"
+                )
     assert cheated == {"huber", "huber_gradient", "categorical_crossentropy"}
     subs, out = tmp_path / "subs", tmp_path / "out"
     subs.mkdir()
@@ -637,18 +831,25 @@ def test_library_calls_earn_nothing_in_chapter_03(tmp_path):
 
 
 TINY_SETUP = "import course\nimport numpy as np\nfrom course.testing import check_close\n"
-TINY_SOLUTION = ('def double(x):\n    """Twice x."""\n    ### BEGIN SOLUTION\n    return 2 * x\n'
-                 "    ### END SOLUTION\n")
+TINY_SOLUTION = (
+    'def double(x):\n    """Twice x."""\n    ### BEGIN SOLUTION\n    return 2 * x\n'
+    "    ### END SOLUTION\n"
+)
 TINY_TEST = 'check_close("double(3)", double(np.array([3.0])), [6.0], tol=0)\n'
 
 
 def tiny_canonical(folder: Path) -> Path:
     """An assignment that, as #16 will make every one, does not import scratchnn."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(TINY_SETUP, id="setup"),
-                nbformat.v4.new_code_cell(TINY_SOLUTION, id="double-solution"),
-                nbformat.v4.new_code_cell(TINY_TEST, id="double-visible", metadata={
-                    "tags": ["test"], "grading": {"id": "double_visible", "points": 1}})]
+    nb.cells = [
+        nbformat.v4.new_code_cell(TINY_SETUP, id="setup"),
+        nbformat.v4.new_code_cell(TINY_SOLUTION, id="double-solution"),
+        nbformat.v4.new_code_cell(
+            TINY_TEST,
+            id="double-visible",
+            metadata={"tags": ["test"], "grading": {"id": "double_visible", "points": 1}},
+        ),
+    ]
     path = folder / "tiny.ipynb"
     nbformat.write(nb, path)
     return path
@@ -664,24 +865,31 @@ def test_the_library_is_out_of_reach_when_the_assignment_does_not_import_it(tmp_
     subs.mkdir()
     sneaky = {
         "honest": TINY_SOLUTION,
-        "by_path": ("import os, course\ndef double(x):\n    root = os.path.dirname(os.path.dirname("
-                    "course.__file__))\n    open(os.path.join(root, 'scratch' + 'nn', "
-                    "'losses.py')).read(1)\n    return 2 * x\n"),
-        "by_import": ("import importlib\ndef double(x):\n    importlib.__dict__['import_' + "
-                      "'module']('scratch' + 'nn.losses')\n    return 2 * x\n"),
+        "by_path": (
+            "import os, course\ndef double(x):\n    root = os.path.dirname(os.path.dirname("
+            "course.__file__))\n    open(os.path.join(root, 'scratch' + 'nn', "
+            "'losses.py')).read(1)\n    return 2 * x\n"
+        ),
+        "by_import": (
+            "import importlib\ndef double(x):\n    importlib.__dict__['import_' + "
+            "'module']('scratch' + 'nn.losses')\n    return 2 * x\n"
+        ),
     }
     for name, source in sneaky.items():
         nb = nbformat.read(solution, as_version=4)
         nb.cells[1].source = source
         nbformat.write(nb, subs / f"{name}.ipynb")
-    for name in sneaky:   # the static layer misses these: the sandbox has to hold
+    for name in sneaky:  # the static layer misses these: the sandbox has to hold
         assert answer_key.uses_library(sneaky[name]) == [], name
     done = run_grade(solution, subs, "--out", out, "--jobs", "1", "--cell-timeout", "10")
     assert done.returncode == 0, done.stderr
     with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
         rows = {row["student"]: row for row in csv.DictReader(fh)}
     assert {name: rows[name]["total"] for name in sneaky} == {
-        "honest": "1", "by_path": "0", "by_import": "0"}
+        "honest": "1",
+        "by_path": "0",
+        "by_import": "0",
+    }
     assert json.loads((out / "run.json").read_text())["library_hidden"] is True
 
 
@@ -690,8 +898,10 @@ def test_sandboxed_python_cannot_import_a_hidden_library(tmp_path):
         pytest.skip("hiding folders needs bubblewrap")
     hide = grade.hidden_paths(SOLUTION, tmp_path, tmp_path, hide_library=True)
     assert (ROOT / "scratchnn").resolve() in hide
-    check = "import course.testing\ntry:\n    import scratchnn.losses\nexcept ImportError:\n" \
-            "    print('blocked')\n"
+    check = (
+        "import course.testing\ntry:\n    import scratchnn.losses\nexcept ImportError:\n"
+        "    print('blocked')\n"
+    )
     argv = sandbox.wrap([sandbox.python(), "-c", check], tmp_path, list(hide), sandbox.Limits())
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "blocked", done.stderr
@@ -727,8 +937,10 @@ def grade_without_sandbox(tmp_path: Path, subs: Path, *extra: str) -> subprocess
     stubs = tmp_path / "stubs"
     stubs.mkdir()
     for name in ("bwrap", "unshare"):
-        (stubs / name).write_text(f"#!/bin/sh\necho 'stand-in {name}: namespaces are forbidden "
-                                  "here' >&2\nexit 1\n", encoding="utf-8")
+        (stubs / name).write_text(
+            f"#!/bin/sh\necho 'stand-in {name}: namespaces are forbidden here' >&2\nexit 1\n",
+            encoding="utf-8",
+        )
         (stubs / name).chmod(0o755)
     (tmp_path / "harness.sh").write_text(HARNESS, encoding="utf-8")
     expose = _unreachable_by_others(Path(sys.base_prefix).resolve())
@@ -737,18 +949,46 @@ def grade_without_sandbox(tmp_path: Path, subs: Path, *extra: str) -> subprocess
     if os.geteuid() != 0:
         namespaces = ["--user", "--map-root-user", *namespaces]
     return subprocess.run(
-        [shutil.which("unshare", path="/usr/bin:/bin"), *namespaces, "bash",
-         str(tmp_path / "harness.sh"), sys.executable, "-m", "course", "grade", str(SOLUTION),
-         str(subs), "--out", str(tmp_path / "out"), "--jobs", "2", "--cell-timeout", "6",
-         "--timeout", "60", *extra], capture_output=True, text=True, cwd=ROOT, env=env,
-        timeout=300)
+        [
+            shutil.which("unshare", path="/usr/bin:/bin"),
+            *namespaces,
+            "bash",
+            str(tmp_path / "harness.sh"),
+            sys.executable,
+            "-m",
+            "course",
+            "grade",
+            str(SOLUTION),
+            str(subs),
+            "--out",
+            str(tmp_path / "out"),
+            "--jobs",
+            "2",
+            "--cell-timeout",
+            "6",
+            "--timeout",
+            "60",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
 
 
 def _can_unshare() -> bool:
     flags = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
     try:
-        return subprocess.run(["unshare", *flags, "--pid", "--fork", "--mount-proc", "true"],
-                              capture_output=True, timeout=30).returncode == 0
+        return (
+            subprocess.run(
+                ["unshare", *flags, "--pid", "--fork", "--mount-proc", "true"],
+                capture_output=True,
+                timeout=30,
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -772,10 +1012,20 @@ def hostile_class(subs: Path, precious: Path) -> None:
     process it may signal; one more leaves a daemon behind that keeps killing."""
     subs.mkdir()
     nbformat.write(student(), subs / "correct.ipynb")
-    nbformat.write(student({"sgd_step": replace_body("sgd_step", f"""
+    nbformat.write(
+        student(
+            {
+                "sgd_step": replace_body(
+                    "sgd_step",
+                    f"""
 import os, shutil, signal
 shutil.rmtree({str(precious)!r}, ignore_errors=True)
-os.kill(-1, signal.SIGKILL)""")}), subs / "hostile.ipynb")
+os.kill(-1, signal.SIGKILL)""",
+                )
+            }
+        ),
+        subs / "hostile.ipynb",
+    )
     nbformat.write(student({"dense_forward": DAEMON}), subs / "a_daemon.ipynb")
 
 
@@ -823,8 +1073,11 @@ def test_no_sandbox_means_no_grading(tmp_path, precious):
 
 @needs_unshare
 @pytest.mark.slow
-@pytest.mark.skipif(os.geteuid() != 0, reason="as a non-root user there is no other user to "
-                    "drop to: --no-sandbox then runs student code as you (documented)")
+@pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="as a non-root user there is no other user to "
+    "drop to: --no-sandbox then runs student code as you (documented)",
+)
 def test_no_sandbox_flag_still_confines_student_code(tmp_path, precious):
     """--no-sandbox as root: student code runs as an unprivileged user with the rlimits, so
     the deletion fails, kill(-1) reaches only that student's own processes, and a daemon
@@ -855,17 +1108,26 @@ def test_probe_works_with_a_symlinked_virtualenv(tmp_path):
     checkout, real = tmp_path / "checkout", tmp_path / "venvs" / "real"
     checkout.mkdir()
     for package in ("course", "scratchnn"):
-        shutil.copytree(ROOT / package, checkout / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / package, checkout / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(real)], check=True)
     site = next(real.glob("lib/python*/site-packages"))
     ours = sysconfig.get_paths()["purelib"]
     (site / "link.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
     (checkout / ".venv").symlink_to(real)
     done = subprocess.run(
-        [str(checkout / ".venv" / "bin" / "python"), "-c",
-         "from course.grading import sandbox; print(sandbox.__file__); print(sandbox.probe()[0])"],
-        capture_output=True, text=True, cwd=checkout, timeout=120,
-        env={**os.environ, "PYTHONPATH": str(checkout)})
-    assert done.stdout.split() == [str(checkout / "course" / "grading" / "sandbox.py"),
-                                   "bwrap"], done.stderr
+        [
+            str(checkout / ".venv" / "bin" / "python"),
+            "-c",
+            "from course.grading import sandbox; print(sandbox.__file__); print(sandbox.probe()[0])",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=checkout,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(checkout)},
+    )
+    assert done.stdout.split() == [str(checkout / "course" / "grading" / "sandbox.py"), "bwrap"], (
+        done.stderr
+    )

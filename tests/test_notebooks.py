@@ -6,6 +6,7 @@
 - nbval can actually check every code cell (stored execution counts), and every NBVAL
   marker says why it is there.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,7 +37,9 @@ def test_there_are_chapters():
 
 def test_scratchnn_is_in_sync_with_the_chapters():
     problems = export.check()
-    assert not problems, "scratchnn/ differs from the chapters; run `make export`:\n" + "\n".join(problems)
+    assert not problems, "scratchnn/ differs from the chapters; run `make export`:\n" + "\n".join(
+        problems
+    )
 
 
 def test_sync_check_detects_a_hand_edit(tmp_path, monkeypatch):
@@ -69,7 +72,9 @@ def _outputs_text(cell) -> str:
 
 
 def _ignored(cell) -> bool:
-    return "NBVAL_IGNORE_OUTPUT" in cell.source or "nbval-ignore-output" in cell.metadata.get("tags", [])
+    return "NBVAL_IGNORE_OUTPUT" in cell.source or "nbval-ignore-output" in cell.metadata.get(
+        "tags", []
+    )
 
 
 @pytest.mark.parametrize("path", EXECUTED, ids=ids)
@@ -96,8 +101,14 @@ def test_stored_outputs_are_clean(path):
 @pytest.mark.parametrize("path", EXECUTED, ids=ids)
 def test_every_code_cell_was_executed_so_nbval_compares_it(path):
     nb = nbformat.read(path, as_version=4)
-    missing = [c.get("id") for c in nb.cells if c.cell_type == "code" and c.source.strip() and c.execution_count is None]
-    assert not missing, f"cells without a stored execution count are silently skipped by nbval: {missing}"
+    missing = [
+        c.get("id")
+        for c in nb.cells
+        if c.cell_type == "code" and c.source.strip() and c.execution_count is None
+    ]
+    assert not missing, (
+        f"cells without a stored execution count are silently skipped by nbval: {missing}"
+    )
 
 
 @pytest.mark.parametrize("path", EXECUTED, ids=ids)
@@ -107,7 +118,11 @@ def test_nbval_markers_say_why(path):
     for cell in nb.cells:
         lines = cell.source.splitlines()
         for i, line in enumerate(lines):
-            if line.strip() in {"# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP", "# NBVAL_RAISES_EXCEPTION"}:
+            if line.strip() in {
+                "# NBVAL_IGNORE_OUTPUT",
+                "# NBVAL_SKIP",
+                "# NBVAL_RAISES_EXCEPTION",
+            }:
                 following = lines[i + 1] if i + 1 < len(lines) else ""
                 if not following.lstrip().startswith("#"):
                     bad.append(cell.get("id"))
@@ -133,17 +148,29 @@ def test_explorer_widget_state_is_stored_for_the_site(path):
     nb = nbformat.read(path, as_version=4)
     uses_widget = any(
         "application/vnd.jupyter.widget-view+json" in out.get("data", {})
-        for c in nb.cells if c.cell_type == "code" for out in c.get("outputs", [])
+        for c in nb.cells
+        if c.cell_type == "code"
+        for out in c.get("outputs", [])
     )
     if uses_widget:
         state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
-        assert state.get("state"), "widget views are stored but the widget state is not (run `make execute`)"
+        assert state.get("state"), (
+            "widget views are stored but the widget state is not (run `make execute`)"
+        )
 
 
 def test_hygiene_check_can_fail():
     """Feed the output check a dirty cell so we know it is not vacuous."""
-    cell = nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stdout",
-                                     text="<object at 0x7f3a2b1c9d00> 3/3 ━━━━ 12ms/step 0.1234567890123456")])
+    cell = nbformat.v4.new_code_cell(
+        "x",
+        outputs=[
+            nbformat.v4.new_output(
+                "stream",
+                name="stdout",
+                text="<object at 0x7f3a2b1c9d00> 3/3 ━━━━ 12ms/step 0.1234567890123456",
+            )
+        ],
+    )
     text = _outputs_text(cell)
     assert all(p.search(text) for p in FORBIDDEN_OUTPUT.values())
 
@@ -151,8 +178,14 @@ def test_hygiene_check_can_fail():
 @pytest.mark.parametrize("path", CHAPTERS, ids=ids)
 def test_chapter_has_its_numbered_siblings(path):
     """One concept, one place: chapter NN_topic ↔ scratchnn module ↔ tests ↔ solution ↔ exercise."""
-    module = nbformat.read(path, as_version=4).metadata.get("scratchnn", {}).get("module", path.stem[3:])
-    siblings = [ROOT / "scratchnn" / f"{module}.py", ROOT / "tests" / f"test_{path.stem}.py",
-                ROOT / "solutions" / path.name, ROOT / "exercises" / path.name]
+    module = (
+        nbformat.read(path, as_version=4).metadata.get("scratchnn", {}).get("module", path.stem[3:])
+    )
+    siblings = [
+        ROOT / "scratchnn" / f"{module}.py",
+        ROOT / "tests" / f"test_{path.stem}.py",
+        ROOT / "solutions" / path.name,
+        ROOT / "exercises" / path.name,
+    ]
     missing = [p.relative_to(ROOT).as_posix() for p in siblings if not p.exists()]
     assert not missing, f"{ids(path)} has no {', '.join(missing)}"

@@ -5,6 +5,7 @@ an image that did not load, math MathJax did not render, a widget snapshot that 
 render, a broken internal link, any script/style/image fetched from the network, or a
 page that scrolls sideways or cuts content off on a phone-sized screen.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,13 @@ from conftest import ROOT
 HTML = ROOT / "_build" / "html"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 # A phone in portrait, in CSS pixels. Wide tables and code blocks may scroll inside their
 # own box; nothing may widen the page or be cut off by a box that does not scroll.
@@ -54,8 +60,11 @@ pytestmark = pytest.mark.site
 
 def pages() -> list[Path]:
     """Content pages; the start page is a redirect stub (checked on its own below)."""
-    return sorted(p for p in HTML.rglob("*.html")
-                  if p.relative_to(HTML).as_posix() not in SKIP and not _is_redirect(p))
+    return sorted(
+        p
+        for p in HTML.rglob("*.html")
+        if p.relative_to(HTML).as_posix() not in SKIP and not _is_redirect(p)
+    )
 
 
 def _is_redirect(path: Path) -> bool:
@@ -63,17 +72,24 @@ def _is_redirect(path: Path) -> bool:
 
 
 def test_book_was_built():
-    assert (HTML / "index.html").is_file(), "run `make book` first: _build/html/index.html is missing"
+    assert (HTML / "index.html").is_file(), (
+        "run `make book` first: _build/html/index.html is missing"
+    )
     assert (HTML / "chapters" / "00_foundations.html").is_file()
 
 
 def test_no_page_loads_anything_from_the_network():
     """Resources (scripts, styles, images, fonts) must all be local; plain links may point out."""
-    resource = re.compile(r'<(script|img|link|iframe|source)\b[^>]*\b(src|href)="(https?:)?//[^"]+"', re.I)
+    resource = re.compile(
+        r'<(script|img|link|iframe|source)\b[^>]*\b(src|href)="(https?:)?//[^"]+"', re.I
+    )
     offenders = {}
     for page in pages():
-        hits = [m.group(0)[:120] for m in resource.finditer(page.read_text(encoding="utf-8"))
-                if not re.search(r'rel="(canonical|alternate)"', m.group(0))]
+        hits = [
+            m.group(0)[:120]
+            for m in resource.finditer(page.read_text(encoding="utf-8"))
+            if not re.search(r'rel="(canonical|alternate)"', m.group(0))
+        ]
         if hits:
             offenders[page.relative_to(HTML).as_posix()] = hits
     assert not offenders, f"pages load resources from the network: {offenders}"
@@ -107,7 +123,10 @@ def _internal_link_problems(page_path: Path, hrefs: list[str]) -> list[str]:
 
 
 def test_start_page_redirects_to_an_existing_page():
-    match = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', (HTML / "index.html").read_text(encoding="utf-8"))
+    match = re.search(
+        r'http-equiv="Refresh" content="0; url=([^"]+)"',
+        (HTML / "index.html").read_text(encoding="utf-8"),
+    )
     assert match and (HTML / match.group(1)).is_file()
 
 
@@ -116,13 +135,18 @@ def test_page_renders_offline(browser, page_path):
     context = browser.new_context(offline=True)
     page = context.new_page()
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
     page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url} ({r.failure})"))
     page.goto(page_path.as_uri(), wait_until="load")
 
     if page.locator(".math").count():
-        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000)
+        page.wait_for_function(
+            "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000
+        )
         page.evaluate("() => MathJax.startup.promise")
         unrendered = page.evaluate(
             "() => [...document.querySelectorAll('.math')].filter(e => !e.querySelector('mjx-container')).length"
@@ -151,7 +175,9 @@ def test_page_renders_offline(browser, page_path):
     assert not errors, "\n".join(errors)
     assert not (problems := _internal_link_problems(page_path, hrefs)), "\n".join(problems)
     assert phone_width <= PHONE["width"] and not phone_problems, (
-        f"on a {PHONE['width']} px wide phone the page is {phone_width} px wide; " + "; ".join(phone_problems))
+        f"on a {PHONE['width']} px wide phone the page is {phone_width} px wide; "
+        + "; ".join(phone_problems)
+    )
 
 
 def test_chapter_page_shows_the_widget_snapshot_and_figures(browser):

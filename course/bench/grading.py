@@ -8,6 +8,7 @@ and ``--jobs 2`` and reports seconds per submission, submissions per minute, and
 resident memory of one grading worker (the sandboxed pytest process and its kernel).
 Kernel start-up dominates; the notebooks import no TensorFlow.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -43,11 +44,21 @@ def bench_grading(copies: int = COPIES) -> list[tuple[str, str]]:
             seconds, results = _grade(subs, work / f"out{jobs}", jobs)
             full = sum(all(r.passed.values()) for r in results)
             if full != copies:
-                raise RuntimeError(f"only {full}/{copies} correct copies got full marks (--jobs {jobs})")
-            rows.append((f"grade {copies} submissions, --jobs {jobs}: s/submission",
-                         f"{seconds / copies:.2f}"))
-            rows.append((f"grade {copies} submissions, --jobs {jobs}: submissions/min",
-                         f"{60 * copies / seconds:.1f}"))
+                raise RuntimeError(
+                    f"only {full}/{copies} correct copies got full marks (--jobs {jobs})"
+                )
+            rows.append(
+                (
+                    f"grade {copies} submissions, --jobs {jobs}: s/submission",
+                    f"{seconds / copies:.2f}",
+                )
+            )
+            rows.append(
+                (
+                    f"grade {copies} submissions, --jobs {jobs}: submissions/min",
+                    f"{60 * copies / seconds:.1f}",
+                )
+            )
             for r in results:
                 peak_pytest = max(peak_pytest, r.peak_rss_kib.get("pytest", 0))
                 peak_kernel = max(peak_kernel, r.peak_rss_kib.get("kernel", 0))

@@ -11,6 +11,7 @@ Keras is timed over one ``fit`` call of ``epochs`` epochs after a one-epoch warm
 traces the training function); the NumPy loop is timed the same way. Run ``python -m
 course.bench.optimizers`` with TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0, as ``make`` does.
 """
+
 from __future__ import annotations
 
 import time
@@ -50,14 +51,17 @@ def time_keras(epochs: int, data) -> float:
 
     x, y, _, _ = data
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu"),
-                              keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)]
+    )
     model.set_weights([w.astype("float32") for w in _numpy_mlp().get_weights()])
-    model.compile(keras.optimizers.Adam(), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        keras.optimizers.Adam(), keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     x32 = x.astype("float32")
-    model.fit(x32, y, batch_size=32, epochs=1, verbose=0)          # traces the train function
+    model.fit(x32, y, batch_size=32, epochs=1, verbose=0)  # traces the train function
     start = time.perf_counter()
-    model.fit(x32, y, batch_size=32, epochs=epochs, verbose=0)    # one call: no per-call overhead
+    model.fit(x32, y, batch_size=32, epochs=epochs, verbose=0)  # one call: no per-call overhead
     return (time.perf_counter() - start) / epochs
 
 

@@ -8,6 +8,7 @@ Nothing here is asserted: budgets are read from the table, never from timed test
 A stage that fails becomes a row that says so ("failed …"), and the next stage still runs;
 the exit status is 1 when any row failed, after the whole table is printed.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -47,15 +48,20 @@ def _failure(err: Exception) -> str:
     if isinstance(err, StageFailed):
         return f"{FAILED} ({err})"
     first_line = (str(err).strip().splitlines() or [""])[0][:80]
-    return f"{FAILED} ({type(err).__name__}: {first_line})" if first_line else \
-        f"{FAILED} ({type(err).__name__})"
+    return (
+        f"{FAILED} ({type(err).__name__}: {first_line})"
+        if first_line
+        else f"{FAILED} ({type(err).__name__})"
+    )
 
 
 def bench_install() -> tuple[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         venv = Path(tmp) / "venv"
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        seconds = _timed([str(venv / "bin" / "pip"), "install", "-q", "-r", str(ROOT / "requirements.txt")])
+        seconds = _timed(
+            [str(venv / "bin" / "pip"), "install", "-q", "-r", str(ROOT / "requirements.txt")]
+        )
     return "install requirements.txt (fresh venv, warm pip cache)", f"{seconds:.0f} s"
 
 
@@ -64,8 +70,13 @@ def bench_notebooks() -> list[tuple[str, str]]:
     rows = []
     for path in [p for pattern in DEFAULT_GLOBS for p in sorted(ROOT.glob(pattern))]:
         nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=600, kernel_name="python3", extra_arguments=KERNEL_ARGS,
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            extra_arguments=KERNEL_ARGS,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
         label = f"execute {path.relative_to(ROOT)}"
         start = time.perf_counter()
         try:
@@ -85,8 +96,10 @@ def bench_book() -> list[tuple[str, str]]:
         cmd = [jb, "build", str(ROOT), "--path-output", tmp, "--warningiserror", "--quiet"]
         cold = _timed(cmd, cwd=ROOT)
         cached = _timed(cmd, cwd=ROOT)
-    return [("book build, cold", f"{cold:.1f} s (budget 60 s)"),
-            ("book build, nothing changed", f"{cached:.1f} s (budget 30 s)")]
+    return [
+        ("book build, cold", f"{cold:.1f} s (budget 60 s)"),
+        ("book build, nothing changed", f"{cached:.1f} s (budget 30 s)"),
+    ]
 
 
 def bench_tests() -> list[tuple[str, str]]:
@@ -145,4 +158,3 @@ def main() -> int:
     rows = run_stages(STAGES)
     print_table(rows)
     return 1 if any(value.startswith(FAILED) for _, value in rows) else 0
-

@@ -15,6 +15,7 @@ Two layers, used by course/grading/grade.py:
    of the import can work. Today every exercise notebook imports ``scratchnn`` as its tests'
    oracle, so this layer waits for the notebooks to stop doing so (issue #16).
 """
+
 from __future__ import annotations
 
 import ast
@@ -27,10 +28,18 @@ from course.paths import ROOT
 LIBRARY = "scratchnn"
 _WORD = re.compile(rf"\b{LIBRARY}\b")
 # Attributes that lead from any object to the module dictionaries it came from.
-_ESCAPES = {"__globals__": "reads a function's __globals__",
-            "__builtins__": "reads __builtins__"}
-_DYNAMIC_IMPORTS = {"__import__", "import_module", "find_spec", "spec_from_file_location",
-                    "SourceFileLoader", "run_path", "run_module", "resolve_name", "load_module"}
+_ESCAPES = {"__globals__": "reads a function's __globals__", "__builtins__": "reads __builtins__"}
+_DYNAMIC_IMPORTS = {
+    "__import__",
+    "import_module",
+    "find_spec",
+    "spec_from_file_location",
+    "SourceFileLoader",
+    "run_path",
+    "run_module",
+    "resolve_name",
+    "load_module",
+}
 
 
 def _parse(source: str) -> ast.Module | None:
@@ -38,6 +47,7 @@ def _parse(source: str) -> ast.Module | None:
     not parse (the run will then fail on its own)."""
     try:
         from IPython.core.inputtransformer2 import TransformerManager
+
         source = TransformerManager().transform_cell(source)
     except Exception:  # IPython missing or a cell it cannot transform: parse as it is
         pass
@@ -88,6 +98,7 @@ def _loaded_names(node: ast.AST) -> set[str]:
 def _top_level_bindings(tree: ast.Module):
     """(names bound, node computing them) for each binding at notebook level: assignments
     (also inside top-level loops and ifs), function and class definitions, imports."""
+
     def visit(statements):
         for stmt in statements:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -96,12 +107,14 @@ def _top_level_bindings(tree: ast.Module):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 bound = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
                 yield bound, stmt.value if stmt.value is not None else stmt
-            elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With,
-                                   ast.AsyncWith, ast.Try)):
+            elif isinstance(
+                stmt, (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try)
+            ):
                 for field in ("body", "orelse", "finalbody"):
                     yield from visit(getattr(stmt, field, []))
                 for handler in getattr(stmt, "handlers", []):
                     yield from visit(handler.body)
+
     yield from visit(tree.body)
 
 
@@ -121,8 +134,9 @@ def library_names(sources: list[str]) -> frozenset[str]:
         changed = False
         for tree in trees:
             for bound, value in _top_level_bindings(tree):
-                if bound - tainted and (_loaded_names(value) & tainted
-                                        or _mentions(value, _docstrings(tree))):
+                if bound - tainted and (
+                    _loaded_names(value) & tainted or _mentions(value, _docstrings(tree))
+                ):
                     tainted |= bound
                     changed = True
     return frozenset(tainted)
@@ -134,8 +148,15 @@ def _mentions(node: ast.AST, docs: set[int]) -> bool:
     for n in ast.walk(node):
         if id(n) in docs:
             continue
-        text = (n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute)
-                else n.value if isinstance(n, ast.Constant) and isinstance(n.value, str) else "")
+        text = (
+            n.id
+            if isinstance(n, ast.Name)
+            else n.attr
+            if isinstance(n, ast.Attribute)
+            else n.value
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            else ""
+        )
         if _WORD.search(text):
             return True
     return False
@@ -198,7 +219,7 @@ def _reasons_in(tree: ast.Module, taken: frozenset[str]) -> list[str]:
             if _WORD.search(n.value):
                 reasons.append(f"the string {n.value[:40]!r}")
         elif isinstance(n, ast.Subscript) and _string(n.slice) in taken:
-            reasons.append(f"[{_string(n.slice)!r}]")   # globals()["reference"]
+            reasons.append(f"[{_string(n.slice)!r}]")  # globals()["reference"]
         elif isinstance(n, ast.Name) and (n.id in free or _WORD.search(n.id)):
             reasons.append(f"`{n.id}`")
         elif isinstance(n, ast.Attribute):

@@ -4,6 +4,7 @@ Only notebooks whose code changed since their last execution are run, unless ``-
 The hash of the code cells is stored in the notebook metadata ``course.source_sha256``.
 A notebook whose run prints to stderr or raises is not written, and the command fails.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -86,9 +87,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m course execute",
         description="Re-execute notebooks in place, storing their outputs; a notebook whose "
-                    "code cells are unchanged since its last execution is skipped.")
-    parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="notebooks to execute (default: chapters/ and solutions/)")
+        "code cells are unchanged since its last execution is skipped.",
+    )
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        type=Path,
+        help="notebooks to execute (default: chapters/ and solutions/)",
+    )
     parser.add_argument("--force", action="store_true", help="execute unchanged notebooks too")
     args = parser.parse_args(argv)  # -h prints the help and exits: it never executes anything
     force, paths = args.force, args.notebooks

@@ -11,6 +11,7 @@ counts are cleared; cell ids are kept, because the grader matches a submission's
 cells to the canonical ones by id. The output is a pure function of the input, so running
 the command twice gives byte-identical files and ``--check`` can compare bytes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -118,8 +119,14 @@ def graded_tests_passing_blank(solution, cwd: Path, timeout: int = 120) -> list[
     from course.build.execute import KERNEL_ARGS
 
     blank = make_exercise(solution, keep_hidden=True)
-    client = NotebookClient(blank, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            extra_arguments=KERNEL_ARGS, resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        blank,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        extra_arguments=KERNEL_ARGS,
+        resources={"metadata": {"path": str(cwd)}},
+    )
     client.execute()
     passing = []
     for cell in blank.cells:
@@ -172,8 +179,10 @@ def main(argv: list[str]) -> int:
         for problem in problems:
             print(problem, file=sys.stderr)
         if problems:
-            print("run `python -m course exercises` (make exercises) and commit the result",
-                  file=sys.stderr)
+            print(
+                "run `python -m course exercises` (make exercises) and commit the result",
+                file=sys.stderr,
+            )
             return 1
         print(f"exercises/ is in sync with solutions/ ({len(expected)} notebook(s))")
         return 0

@@ -5,6 +5,7 @@ chapter's file name without its number: ``chapters/03_losses.ipynb`` → ``scrat
 ``scratchnn/__init__.py`` is generated too. ``check()`` reports any difference between the
 files on disk and what the chapters export, so a hand edit to ``scratchnn/`` fails a test.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -59,7 +60,7 @@ def render_module(nb_path: Path, sources: list[str]) -> str:
     rel = nb_path.relative_to(ROOT).as_posix()
     header = (
         f"{GENERATED_MARK} from {rel}.\n"
-        f"# Do not edit: change the cells tagged `export` in {rel}, then run `make export`.\n"
+        "# Do not edit: change the chapter's cells tagged `export`, then run `make export`.\n"
     )
     return header + "\n\n" + "\n\n\n".join(sources) + "\n"
 
@@ -75,12 +76,14 @@ def expected_files(chapters_dir: Path = CHAPTERS) -> dict[Path, str]:
             continue
         name = module_name(nb_path, nb)
         if name in owners:
-            raise ValueError(f"{nb_path.name} and {owners[name].name} both export scratchnn/{name}.py")
+            raise ValueError(
+                f"{nb_path.name} and {owners[name].name} both export scratchnn/{name}.py"
+            )
         owners[name] = nb_path
         files[LIBRARY / f"{name}.py"] = render_module(nb_path, sources)
-    all_list = ", ".join(f'"{name}"' for name in sorted(owners))
+    all_list = "".join(f'    "{name}",\n' for name in sorted(owners))  # ruff format's layout
     files[LIBRARY / "__init__.py"] = (
-        f"{GENERATED_MARK}; do not edit.\n{INIT_DOC}\n\n{INIT_BODY}\n__all__ = [{all_list}]\n"
+        f"{GENERATED_MARK}; do not edit.\n{INIT_DOC}\n\n{INIT_BODY}\n__all__ = [\n{all_list}]\n"
     )
     return files
 
@@ -112,7 +115,10 @@ def check() -> list[str]:
             problems.append(
                 "".join(
                     difflib.unified_diff(
-                        actual.splitlines(True), text.splitlines(True), f"{rel} (on disk)", f"{rel} (from chapters)"
+                        actual.splitlines(True),
+                        text.splitlines(True),
+                        f"{rel} (on disk)",
+                        f"{rel} (from chapters)",
                     )
                 )
             )
@@ -141,7 +147,11 @@ def main(argv: list[str]) -> int:
         problems = check()
         for p in problems:
             print(p)
-        print("scratchnn/ is in sync with the chapters" if not problems else "scratchnn/ is OUT OF SYNC: run `make export`")
+        print(
+            "scratchnn/ is in sync with the chapters"
+            if not problems
+            else "scratchnn/ is OUT OF SYNC: run `make export`"
+        )
         return 1 if problems else 0
     changed = write()
     for path in changed:

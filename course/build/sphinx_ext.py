@@ -8,18 +8,23 @@
   ``course_publish_solutions: false`` under ``sphinx.config`` in ``_config.yml`` drops
   every ``solutions/…`` entry from the table of contents and excludes those notebooks.
 """
+
 from __future__ import annotations
 
 
 def _script_key(script) -> tuple:
     filename = getattr(script, "filename", script)
-    body = getattr(script, "attributes", {}).get("body", "") if hasattr(script, "attributes") else ""
+    body = (
+        getattr(script, "attributes", {}).get("body", "") if hasattr(script, "attributes") else ""
+    )
     return (str(filename), body)
 
 
 def _is_thebe(script) -> bool:
     filename = str(getattr(script, "filename", script) or "")
-    body = getattr(script, "attributes", {}).get("body", "") if hasattr(script, "attributes") else ""
+    body = (
+        getattr(script, "attributes", {}).get("body", "") if hasattr(script, "attributes") else ""
+    )
     return "thebe" in filename or "THEBE_JS_URL" in (body or "")
 
 
@@ -50,7 +55,9 @@ def drop_solutions(app, config):
         for docname in list(site_map):
             doc = site_map[docname]
             for tree in doc.subtrees:
-                tree.items = [item for item in tree.items if not str(item).startswith(SOLUTIONS_PREFIX)]
+                tree.items = [
+                    item for item in tree.items if not str(item).startswith(SOLUTIONS_PREFIX)
+                ]
             doc.subtrees = [tree for tree in doc.subtrees if tree.items]
         for docname in [name for name in site_map if name.startswith(SOLUTIONS_PREFIX)]:
             del site_map[docname]

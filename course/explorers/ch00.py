@@ -3,6 +3,7 @@
 The network and its training are the chapter's (its ``loss_curve`` cell): the figure and the
 explorer are handed that function.
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -34,5 +35,7 @@ def learning_rate_explorer(loss_curve):
 
     lr = widgets.FloatLogSlider(value=0.5, base=10, min=-3, max=2, step=0.1, description="η")
     epochs = widgets.IntSlider(value=300, min=50, max=1000, step=50, description="epochs")
-    show_explorer(lambda learning_rate, n: plot_learning_rate_view(loss_curve, [learning_rate], n),
-                  [{"learning_rate": lr, "n": epochs}])
+    show_explorer(
+        lambda learning_rate, n: plot_learning_rate_view(loss_curve, [learning_rate], n),
+        [{"learning_rate": lr, "n": epochs}],
+    )

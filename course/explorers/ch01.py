@@ -7,6 +7,7 @@ Everything here is NumPy and matplotlib on top of ``scratchnn.initializers``; no
     plot_layer_histograms("he_normal", "relu", depth=50)
     explore_depth()                          # live widget: init × depth × activation
 """
+
 from __future__ import annotations
 
 import functools
@@ -34,8 +35,9 @@ _ACTIVATIONS = {
 }
 
 
-def signal_through_depth(scheme: str, activation: str, depth: int = 50, width: int = 128,
-                         batch: int = 128, seed: int = 0) -> dict:
+def signal_through_depth(
+    scheme: str, activation: str, depth: int = 50, width: int = 128, batch: int = 128, seed: int = 0
+) -> dict:
     """Push a batch of N(0, 1) inputs through ``depth`` Dense layers (zero biases) and back.
 
     scheme: a key of SCHEMES; activation: "tanh" or "relu". Every layer is (width, width).
@@ -105,8 +107,9 @@ def plot_signal_grid(depth: int = 50, width: int = 128, schemes=None):
     return fig
 
 
-def plot_layer_histograms(scheme: str, activation: str, depth: int = 50, n_panels: int = 5,
-                          width: int = 128, fig=None):
+def plot_layer_histograms(
+    scheme: str, activation: str, depth: int = 50, n_panels: int = 5, width: int = 128, fig=None
+):
     """Histograms of the outputs of ``n_panels`` layers spread over the depth (same scheme)."""
     import matplotlib.pyplot as plt
 
@@ -124,9 +127,17 @@ def plot_layer_histograms(scheme: str, activation: str, depth: int = 50, n_panel
         ax.tick_params(labelsize=7)
     axes[0].set_ylabel("count")
     last = s["act_std"][-1]
-    verdict = "vanishes" if last < 1e-2 else "explodes" if last > 1e2 else (
-        "saturates" if activation == "tanh" and np.mean(np.abs(s["activations"][-1]) > 0.99) > 0.5
-        else "is preserved")
+    verdict = (
+        "vanishes"
+        if last < 1e-2
+        else "explodes"
+        if last > 1e2
+        else (
+            "saturates"
+            if activation == "tanh" and np.mean(np.abs(s["activations"][-1]) > 0.99) > 0.5
+            else "is preserved"
+        )
+    )
     fig.suptitle(f"{scheme}, {activation}, {depth} layers: the signal {verdict}", fontsize=10)
     fig.tight_layout()
     return fig
@@ -140,12 +151,16 @@ def explore_depth(scheme: str = "Glorot normal", activation: str = "relu", depth
     import ipywidgets as widgets
 
     scheme = widgets.Dropdown(options=list(SCHEMES), value=scheme, description="init")
-    activation = widgets.ToggleButtons(options=["relu", "tanh"], value=activation, description="activation")
-    depth = widgets.IntSlider(value=depth, min=2, max=50, step=1, description="depth",
-                              continuous_update=False)
+    activation = widgets.ToggleButtons(
+        options=["relu", "tanh"], value=activation, description="activation"
+    )
+    depth = widgets.IntSlider(
+        value=depth, min=2, max=50, step=1, description="depth", continuous_update=False
+    )
 
-    show_explorer(plot_layer_histograms, [{"scheme": scheme, "depth": depth},
-                                          {"activation": activation}])
+    show_explorer(
+        plot_layer_histograms, [{"scheme": scheme, "depth": depth}, {"activation": activation}]
+    )
 
 
 def plot_decision_boundaries(predictors: dict, x, y, title: str):
@@ -155,8 +170,7 @@ def plot_decision_boundaries(predictors: dict, x, y, title: str):
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(predictors), figsize=(3.2 * len(predictors), 3.2),
-                             sharey=True)
+    fig, axes = plt.subplots(1, len(predictors), figsize=(3.2 * len(predictors), 3.2), sharey=True)
     g = np.linspace(-1.5, 1.5, 121)
     gx, gy = np.meshgrid(g, g)
     grid = np.c_[gx.ravel(), gy.ravel()]
@@ -165,8 +179,9 @@ def plot_decision_boundaries(predictors: dict, x, y, title: str):
         with np.errstate(over="ignore"):
             p = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
         ax.contourf(gx, gy, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
-        ax.scatter(x[:, 0], x[:, 1], c=np.ravel(y), cmap="RdBu_r", s=8, edgecolors="k",
-                   linewidths=0.3)
+        ax.scatter(
+            x[:, 0], x[:, 1], c=np.ravel(y), cmap="RdBu_r", s=8, edgecolors="k", linewidths=0.3
+        )
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("$x_1$")
         ax.set_aspect("equal")

@@ -3,6 +3,7 @@ and the activation explorer (the stability check is ``course.checks.check_activa
 
 Nothing here imports Keras or TensorFlow; ``ipywidgets`` is imported only by the explorer.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,14 @@ __all__ = [
 ]
 
 
-def gradient_through_depth(name: str, depth: int = 20, width: int = 64, batch: int = 256,
-                           weight_std: float | None = None, seed: int = 0) -> np.ndarray:
+def gradient_through_depth(
+    name: str,
+    depth: int = 20,
+    width: int = 64,
+    batch: int = 256,
+    weight_std: float | None = None,
+    seed: int = 0,
+) -> np.ndarray:
     """Relative size of ∂L/∂z_l in each hidden layer l of a random ``depth``-layer MLP.
 
     name: an element-wise activation in ``scratchnn.activations.ACTIVATIONS``.
@@ -42,9 +49,9 @@ def gradient_through_depth(name: str, depth: int = 20, width: int = 64, batch: i
     grad = rng.normal(size=h.shape)
     norms = np.zeros(depth)
     for layer in range(depth - 1, -1, -1):
-        grad = grad * d(pre[layer])      # ∂L/∂z_l
+        grad = grad * d(pre[layer])  # ∂L/∂z_l
         norms[layer] = np.linalg.norm(grad)
-        grad = grad @ weights[layer].T   # ∂L/∂h_{l-1}
+        grad = grad @ weights[layer].T  # ∂L/∂h_{l-1}
     return norms / norms[-1] if norms[-1] > 0 else norms
 
 
@@ -65,7 +72,7 @@ def plot_activation_grid(names, x_range=(-5.0, 5.0), ncols: int = 4):
         ax.axhline(0, color="0.6", lw=0.6)
         ax.set_ylim(-2.2, 3.2)
         ax.tick_params(labelsize=8)
-    for ax in np.ravel(axes)[len(names):]:
+    for ax in np.ravel(axes)[len(names) :]:
         ax.set_visible(False)
     for ax in np.ravel(axes)[-ncols:]:
         ax.set_xlabel("x", fontsize=9)
@@ -107,8 +114,11 @@ def activation_explorer(default: str = "sigmoid", depth: int = 20):
 
     from scratchnn.activations import ACTIVATIONS
 
-    name = widgets.Dropdown(options=[n for n in ACTIVATIONS if n != "binary_step"],
-                            value=default, description="activation")
+    name = widgets.Dropdown(
+        options=[n for n in ACTIVATIONS if n != "binary_step"],
+        value=default,
+        description="activation",
+    )
     layers = widgets.IntSlider(value=depth, min=2, max=50, description="depth")
 
     show_explorer(plot_activation_view, [{"name": name, "depth": layers}])

@@ -9,6 +9,7 @@ Nothing here imports Keras or TensorFlow; ``ipywidgets`` is imported only by the
     plot_trajectories({"Adam": path}, surface)
     optimizer_explorer()
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- 2-D surfaces
+
 
 class Surface:
     """A 2-D loss surface f(w), w = (x, y), with its gradient, a start point and a plot window."""
@@ -55,13 +57,27 @@ def _rosenbrock_grad(w):
 
 SURFACES = {
     # Curvatures 1 and 25: a condition number of 25, the valley of an ill-scaled problem.
-    "quadratic": Surface("elongated quadratic ½(x² + 25y²)", _quadratic, _quadratic_grad,
-                         start=(-4.0, 1.0), minimum=(0.0, 0.0), xlim=(-4.5, 1.0), ylim=(-1.3, 1.3),
-                         log_levels=False),
+    "quadratic": Surface(
+        "elongated quadratic ½(x² + 25y²)",
+        _quadratic,
+        _quadratic_grad,
+        start=(-4.0, 1.0),
+        minimum=(0.0, 0.0),
+        xlim=(-4.5, 1.0),
+        ylim=(-1.3, 1.3),
+        log_levels=False,
+    ),
     # The banana-shaped valley of Rosenbrock (1960); minimum f(1, 1) = 0.
-    "rosenbrock": Surface("Rosenbrock (1 − x)² + 100(y − x²)²", _rosenbrock, _rosenbrock_grad,
-                          start=(-1.2, 1.0), minimum=(1.0, 1.0), xlim=(-1.6, 1.4), ylim=(-0.4, 1.6),
-                          log_levels=True),
+    "rosenbrock": Surface(
+        "Rosenbrock (1 − x)² + 100(y − x²)²",
+        _rosenbrock,
+        _rosenbrock_grad,
+        start=(-1.2, 1.0),
+        minimum=(1.0, 1.0),
+        xlim=(-1.6, 1.4),
+        ylim=(-0.4, 1.6),
+        log_levels=True,
+    ),
 }
 
 
@@ -131,8 +147,9 @@ def _factories():
 OPTIMIZER_FACTORIES = _factories()
 
 
-def plot_explorer_view(optimizer: str, learning_rate: float, surface: str = "rosenbrock",
-                       steps: int = 300, fig=None):
+def plot_explorer_view(
+    optimizer: str, learning_rate: float, surface: str = "rosenbrock", steps: int = 300, fig=None
+):
     """The explorer's view: the trajectory on the surface (left) and f along it (right)."""
     import matplotlib.pyplot as plt
 
@@ -154,17 +171,32 @@ def plot_explorer_view(optimizer: str, learning_rate: float, surface: str = "ros
     return fig
 
 
-def optimizer_explorer(optimizer: str = "Adam", learning_rate: float = 0.05, surface: str = "rosenbrock",
-                       steps: int = 300):
+def optimizer_explorer(
+    optimizer: str = "Adam",
+    learning_rate: float = 0.05,
+    surface: str = "rosenbrock",
+    steps: int = 300,
+):
     """Live explorer: optimizer × learning rate × surface → trajectory and loss along it."""
     import ipywidgets as widgets
 
-    opt = widgets.Dropdown(options=list(OPTIMIZER_FACTORIES), value=optimizer, description="optimizer")
-    lr = widgets.FloatLogSlider(value=learning_rate, base=10, min=-4, max=0, step=0.25,
-                                description="learning rate", continuous_update=False)
+    opt = widgets.Dropdown(
+        options=list(OPTIMIZER_FACTORIES), value=optimizer, description="optimizer"
+    )
+    lr = widgets.FloatLogSlider(
+        value=learning_rate,
+        base=10,
+        min=-4,
+        max=0,
+        step=0.25,
+        description="learning rate",
+        continuous_update=False,
+    )
     surf = widgets.ToggleButtons(options=list(SURFACES), value=surface, description="surface")
-    n = widgets.IntSlider(value=steps, min=10, max=2000, step=10, description="steps",
-                          continuous_update=False)
+    n = widgets.IntSlider(
+        value=steps, min=10, max=2000, step=10, description="steps", continuous_update=False
+    )
 
-    show_explorer(plot_explorer_view, [{"optimizer": opt, "learning_rate": lr},
-                                       {"surface": surf, "steps": n}])
+    show_explorer(
+        plot_explorer_view, [{"optimizer": opt, "learning_rate": lr}, {"surface": surf, "steps": n}]
+    )

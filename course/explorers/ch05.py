@@ -6,6 +6,7 @@ take that function.
     plot_gradient_norms([("Glorot uniform", "sigmoid", False)], gradient_norms, depth=15)
     explore_gradients(gradient_norms, inits=list(INITS))
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,8 +41,9 @@ def plot_gradient_norms(configs, norms, depth=15, ax=None, title=None):
     return ax.figure
 
 
-def explore_gradients(norms, inits, depth=15, init="Glorot uniform", activation="sigmoid",
-                      batch_norm=False):
+def explore_gradients(
+    norms, inits, depth=15, init="Glorot uniform", activation="sigmoid", batch_norm=False
+):
     """Live explorer: depth × init × activation × batch norm → per-layer gradient norms.
 
     norms: the chapter's ``gradient_norms``; inits: the initializer labels it accepts. The
@@ -49,20 +51,26 @@ def explore_gradients(norms, inits, depth=15, init="Glorot uniform", activation=
     """
     import ipywidgets as widgets
 
-    w_depth = widgets.IntSlider(value=depth, min=2, max=40, step=1, description="depth",
-                                continuous_update=False)
+    w_depth = widgets.IntSlider(
+        value=depth, min=2, max=40, step=1, description="depth", continuous_update=False
+    )
     w_init = widgets.Dropdown(options=list(inits), value=init, description="init")
-    w_act = widgets.ToggleButtons(options=HIDDEN_ACTIVATIONS, value=activation,
-                                  description="activation")
+    w_act = widgets.ToggleButtons(
+        options=HIDDEN_ACTIVATIONS, value=activation, description="activation"
+    )
     w_bn = widgets.Checkbox(value=batch_norm, description="batch normalization")
 
     def draw(depth, init, activation, batch_norm):
         values = norms(depth, init, activation, batch_norm)
         ratio = f"{values[0] / values[-2]:.2g}" if values[-2] > 0 else "undefined"
-        fig = plot_gradient_norms([(init, activation, batch_norm)], norms, depth=depth,
-                                  title=f"{depth} hidden layers: first/last layer gradient "
-                                        f"ratio {ratio}")
+        fig = plot_gradient_norms(
+            [(init, activation, batch_norm)],
+            norms,
+            depth=depth,
+            title=f"{depth} hidden layers: first/last layer gradient ratio {ratio}",
+        )
         fig.axes[0].set_ylim(1e-16, 1e8)
 
-    show_explorer(draw, [{"depth": w_depth, "init": w_init}, {"activation": w_act},
-                         {"batch_norm": w_bn}])
+    show_explorer(
+        draw, [{"depth": w_depth, "init": w_init}, {"activation": w_act}, {"batch_norm": w_bn}]
+    )

@@ -6,6 +6,7 @@ the chapter's visible cells; the figures here take the chapter's training functi
 argument. The data are chapter 06's noisy moons (``course.datasets.noisy_moons``). Nothing
 here imports Keras or TensorFlow; ``ipywidgets`` only in the explorer.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,13 +32,16 @@ def plot_curves(axes, train, rate: float, epochs: int):
         finals[r], final_loss[r] = hist["val_acc"][-1], hist["val_loss"][-1]
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("cross-entropy")
-    ax1.set_title(f"Final validation loss {final_loss[0.0]:.2f} (rate 0) vs "
-                  f"{final_loss[rate]:.2f} (rate {rate:g})")
+    ax1.set_title(
+        f"Final validation loss {final_loss[0.0]:.2f} (rate 0) vs "
+        f"{final_loss[rate]:.2f} (rate {rate:g})"
+    )
     ax1.legend(fontsize=7)
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("accuracy")
-    ax2.set_title(f"Validation accuracy: {finals[0.0]:.1%} (rate 0) vs "
-                  f"{finals[rate]:.1%} (rate {rate:g})")
+    ax2.set_title(
+        f"Validation accuracy: {finals[0.0]:.1%} (rate 0) vs {finals[rate]:.1%} (rate {rate:g})"
+    )
     ax2.legend(fontsize=7)
 
 
@@ -62,10 +66,14 @@ def dropout_explorer(train, rate: float = 0.5, epochs: int = 300):
     """
     import ipywidgets as widgets
 
-    rate_w = widgets.FloatSlider(value=rate, min=0.0, max=0.9, step=0.1, description="rate",
-                                 continuous_update=False)
-    epochs_w = widgets.IntSlider(value=epochs, min=50, max=1000, step=50, description="epochs",
-                                 continuous_update=False)
+    rate_w = widgets.FloatSlider(
+        value=rate, min=0.0, max=0.9, step=0.1, description="rate", continuous_update=False
+    )
+    epochs_w = widgets.IntSlider(
+        value=epochs, min=50, max=1000, step=50, description="epochs", continuous_update=False
+    )
 
-    show_explorer(lambda rate, epochs: plot_explorer_view(train, rate, epochs),
-                  [{"rate": rate_w, "epochs": epochs_w}])
+    show_explorer(
+        lambda rate, epochs: plot_explorer_view(train, rate, epochs),
+        [{"rate": rate_w, "epochs": epochs_w}],
+    )

@@ -6,6 +6,7 @@ pruning experiment (``prune``, ``prune_and_fine_tune``, ``sweep``) are cells of
 chapters/08_pruning.ipynb, and the explorer is handed the chapter's ``sweep``.
 Nothing here imports Keras or TensorFlow; ``ipywidgets`` is imported only by the explorer.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,9 @@ def npz_kb(weights) -> float:
     return buf.getbuffer().nbytes / 1000
 
 
-def plot_explorer_view(sweep_fn, sparsity: float = 0.9, method: str = "global magnitude",
-                       epochs: int = 5, fig=None):
+def plot_explorer_view(
+    sweep_fn, sparsity: float = 0.9, method: str = "global magnitude", epochs: int = 5, fig=None
+):
     """The explorer's view: accuracy vs sparsity with the chosen point (left), size and FLOPs
     (right).
 
@@ -56,8 +58,11 @@ def plot_explorer_view(sweep_fn, sparsity: float = 0.9, method: str = "global ma
     ax1.set_title(f"{method}, {sparsity:.0%}: accuracy {point['acc_ft']:.1%}")
     ax1.legend()
     labels = ["non-zeros", "zipped size", "dense FLOPs"]
-    ratios = [point["nonzero"] / dense["nonzero"], point["kb"] / dense["kb"],
-              point["flops"] / dense["flops"]]
+    ratios = [
+        point["nonzero"] / dense["nonzero"],
+        point["kb"] / dense["kb"],
+        point["flops"] / dense["flops"],
+    ]
     ax2.bar(labels, ratios, color=["tab:blue", "tab:orange", "tab:green"])
     for i, r in enumerate(ratios):
         ax2.text(i, r + 0.02, f"{r:.0%}", ha="center")
@@ -68,8 +73,9 @@ def plot_explorer_view(sweep_fn, sparsity: float = 0.9, method: str = "global ma
     return fig
 
 
-def pruning_explorer(sweep_fn, sparsity: float = 0.9, method: str = "global magnitude",
-                     epochs: int = 5):
+def pruning_explorer(
+    sweep_fn, sparsity: float = 0.9, method: str = "global magnitude", epochs: int = 5
+):
     """Live explorer: method × sparsity × fine-tune epochs → accuracy curve and size bars.
 
     sweep_fn: as for plot_explorer_view (the chapter's ``sweep`` with the trained weights).
@@ -77,11 +83,19 @@ def pruning_explorer(sweep_fn, sparsity: float = 0.9, method: str = "global magn
     import ipywidgets as widgets
 
     method_w = widgets.ToggleButtons(options=list(METHODS), value=method, description="method")
-    sparsity_w = widgets.FloatSlider(value=sparsity, min=0.0, max=0.99, step=0.01,
-                                     description="sparsity", continuous_update=False)
-    epochs_w = widgets.IntSlider(value=epochs, min=0, max=20, step=1, description="fine-tune",
-                                 continuous_update=False)
+    sparsity_w = widgets.FloatSlider(
+        value=sparsity,
+        min=0.0,
+        max=0.99,
+        step=0.01,
+        description="sparsity",
+        continuous_update=False,
+    )
+    epochs_w = widgets.IntSlider(
+        value=epochs, min=0, max=20, step=1, description="fine-tune", continuous_update=False
+    )
 
-    show_explorer(lambda method, sparsity, epochs:
-                  plot_explorer_view(sweep_fn, sparsity, method, epochs),
-                  [{"method": method_w}, {"sparsity": sparsity_w, "epochs": epochs_w}])
+    show_explorer(
+        lambda method, sparsity, epochs: plot_explorer_view(sweep_fn, sparsity, method, epochs),
+        [{"method": method_w}, {"sparsity": sparsity_w, "epochs": epochs_w}],
+    )

@@ -1,5 +1,6 @@
 """The scaffold every chapter's live explorer shares: rows of controls above a figure that is
 redrawn whenever a control changes. ``ipywidgets`` is imported only when an explorer runs."""
+
 from __future__ import annotations
 
 
@@ -21,4 +22,3 @@ def show_explorer(draw, rows) -> None:
     controls = {name: control for row in rows for name, control in row.items()}
     out = widgets.interactive_output(redraw, controls)
     display(widgets.VBox([widgets.HBox(list(row.values())) for row in rows] + [out]))
-

@@ -24,6 +24,7 @@ isolation graded the batch, with what limits). The exit status is 0 whenever the
 graded; 2 when the grader cannot run (bad arguments, missing folder, invalid canonical
 notebook, or no sandbox can be built and ``--no-sandbox`` was not given).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,6 +70,7 @@ class GradingError(Exception):
 
 # --------------------------------------------------------------------------- canonical
 
+
 @dataclass(frozen=True)
 class GradedTest:
     id: str
@@ -80,13 +82,14 @@ class GradedTest:
 @dataclass
 class Canonical:
     """The instructor's notebook, with what grading needs to know about its cells."""
+
     nb: nbformat.NotebookNode
     tests: list[GradedTest]
-    solution_cells: dict[str, list[str]]      # cell id -> functions it defines
+    solution_cells: dict[str, list[str]]  # cell id -> functions it defines
     # Names the notebook's own cells bind to the course's library (the answer key) or to
     # values computed from it; a student's solution cell must not use them.
     library_names: frozenset[str] = frozenset()
-    imports_library: bool = True              # then the sandbox cannot hide the library
+    imports_library: bool = True  # then the sandbox cannot hide the library
 
     @property
     def max_points(self) -> float:
@@ -106,8 +109,10 @@ def load_canonical(path: Path) -> Canonical:
             grading = cell.metadata.get("grading") or {}
             test_id, points = grading.get("id"), grading.get("points")
             if not test_id or not isinstance(points, (int, float)) or test_id in seen:
-                raise GradingError(f"{path}: test cell {cell.get('id')} needs a unique "
-                                   "metadata grading: {id, points}")
+                raise GradingError(
+                    f"{path}: test cell {cell.get('id')} needs a unique "
+                    "metadata grading: {id, points}"
+                )
             seen.add(test_id)
             hidden = "hidden-test" in cell.metadata.get("tags", [])
             tests.append(GradedTest(test_id, float(points), hidden, cell.id))
@@ -116,8 +121,9 @@ def load_canonical(path: Path) -> Canonical:
     if not tests:
         raise GradingError(f"{path}: no graded test cells (tag `test`, metadata grading)")
     own = [c.source for c in nb.cells if c.cell_type == "code" and c.id not in solutions]
-    return Canonical(nb, tests, solutions, answer_key.library_names(own),
-                     answer_key.imports_library(own))
+    return Canonical(
+        nb, tests, solutions, answer_key.library_names(own), answer_key.imports_library(own)
+    )
 
 
 # --------------------------------------------------------------------------- rebuild
@@ -189,8 +195,11 @@ def read_submission(path: Path):
 
 
 def _code_cells(nb) -> list:
-    return [c for c in nb.cells if isinstance(c, dict) and c.get("cell_type") == "code"
-            and isinstance(c.get("source"), str)]
+    return [
+        c
+        for c in nb.cells
+        if isinstance(c, dict) and c.get("cell_type") == "code" and isinstance(c.get("source"), str)
+    ]
 
 
 def find_student_cell(cell_id: str, functions: list[str], student_cells: list):
@@ -218,9 +227,12 @@ def library_stub(canonical_source: str) -> str:
     """The exercise stub of a cell, saying why it was not graded: the tests that use its
     functions (directly or through other cells) then fail as for an unanswered cell."""
     return _STUB_RAISE.sub(
-        lambda m: (f'raise NotImplementedError("{m.group(1)} not graded: it {LIBRARY_NOTE} '
-                   f'({answer_key.LIBRARY}), which is the answer key")'),
-        stub_source(canonical_source))
+        lambda m: (
+            f'raise NotImplementedError("{m.group(1)} not graded: it {LIBRARY_NOTE} '
+            f'({answer_key.LIBRARY}), which is the answer key")'
+        ),
+        stub_source(canonical_source),
+    )
 
 
 def edited_tests(canonical: Canonical, student_nb) -> bool:
@@ -248,8 +260,9 @@ def rebuild(canonical: Canonical, student_nb) -> tuple[nbformat.NotebookNode, li
         functions = canonical.solution_cells[cell.id]
         mine = find_student_cell(cell.id, functions, student_cells)
         what = ", ".join(functions) or cell.id
-        reasons = [] if mine is None else answer_key.uses_library(mine["source"],
-                                                                 canonical.library_names)
+        reasons = (
+            [] if mine is None else answer_key.uses_library(mine["source"], canonical.library_names)
+        )
         if mine is None:
             notes.append(f"no solution cell for {what}")
             cell.source = stub_source(cell.source)
@@ -266,6 +279,7 @@ def rebuild(canonical: Canonical, student_nb) -> tuple[nbformat.NotebookNode, li
 
 # --------------------------------------------------------------------------- run one
 
+
 @dataclass
 class Options:
     jobs: int = 1
@@ -273,18 +287,18 @@ class Options:
     timeout: float = 120.0
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     hide: tuple[Path, ...] = ()
-    slots: queue.Queue | None = None   # free grading slots (one user id each when root)
-    no_sandbox: bool = False           # grade even when no sandbox can be built (at your risk)
+    slots: queue.Queue | None = None  # free grading slots (one user id each when root)
+    no_sandbox: bool = False  # grade even when no sandbox can be built (at your risk)
 
 
 @dataclass
 class StudentResult:
     student: str
-    passed: dict[str, bool]                  # test id -> passed
-    messages: dict[str, str]                 # test id or cell id -> failure text
+    passed: dict[str, bool]  # test id -> passed
+    messages: dict[str, str]  # test id or cell id -> failure text
     notes: list[str]
     seconds: float = 0.0
-    log: str = ""                            # tail of pytest's output, for the instructor
+    log: str = ""  # tail of pytest's output, for the instructor
     peak_rss_kib: dict[str, int] = field(default_factory=dict)  # "pytest"/"kernel" -> KiB
 
 
@@ -299,22 +313,44 @@ def sandbox_env(job_dir: str) -> dict[str, str]:
         "JUPYTER_RUNTIME_DIR": f"{job_dir}/home/runtime",
         "MPLCONFIGDIR": f"{job_dir}/home/mpl",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",   # only nbval and our plugin: faster, smaller
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        "MALLOC_ARENA_MAX": "2",                 # keeps the address space under the rlimit
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only nbval and our plugin: faster, smaller
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": "2",  # keeps the address space under the rlimit
         "LANG": "C.UTF-8",
-        "USER": "student", "LOGNAME": "student",  # the slot's user id has no passwd entry
+        "USER": "student",
+        "LOGNAME": "student",  # the slot's user id has no passwd entry
     }
     env.update(KERNEL_ENV)
     return env
 
 
 def pytest_argv(job_dir: str, cell_timeout: float) -> list[str]:
-    return [sandbox.python(), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-            "-p", "course.grading.plugin", "-p", "nbval", "-c", f"{job_dir}/pytest.ini",
-            "--rootdir", job_dir, "--nbval-lax", f"--nbval-cell-timeout={cell_timeout:g}",
-            "--nbval-kernel-startup-timeout=30", "--nbval-sanitize-with", str(SANITIZE),
-            "-o", "junit_family=xunit2", f"{job_dir}/submission.ipynb"]
+    return [
+        sandbox.python(),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "course.grading.plugin",
+        "-p",
+        "nbval",
+        "-c",
+        f"{job_dir}/pytest.ini",
+        "--rootdir",
+        job_dir,
+        "--nbval-lax",
+        f"--nbval-cell-timeout={cell_timeout:g}",
+        "--nbval-kernel-startup-timeout=30",
+        "--nbval-sanitize-with",
+        str(SANITIZE),
+        "-o",
+        "junit_family=xunit2",
+        f"{job_dir}/submission.ipynb",
+    ]
 
 
 def _read_limited(fd: int, sink: list[bytes]) -> None:
@@ -336,8 +372,9 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def run_notebook(nb, workdir: Path, opts: Options,
-                 slot: int | None = None) -> tuple[list[dict], bool, int]:
+def run_notebook(
+    nb, workdir: Path, opts: Options, slot: int | None = None
+) -> tuple[list[dict], bool, int]:
     """Run a rebuilt notebook in the sandbox as grading slot ``slot``.
 
     Returns (cell records, timed out, exit code)."""
@@ -348,16 +385,24 @@ def run_notebook(nb, workdir: Path, opts: Options,
     sandbox.prepare_workdir(workdir, slot)
     read_fd, write_fd = os.pipe()
     job_dir = sandbox.job_dir(workdir)
-    command = sandbox.wrap(pytest_argv(job_dir, opts.cell_timeout), workdir,
-                           list(opts.hide), opts.limits, slot)
+    command = sandbox.wrap(
+        pytest_argv(job_dir, opts.cell_timeout), workdir, list(opts.hide), opts.limits, slot
+    )
     env = sandbox_env(job_dir)
     env["COURSE_GRADING_FD"] = str(write_fd)
     sink: list[bytes] = []
     reader = threading.Thread(target=_read_limited, args=(read_fd, sink), daemon=True)
     with open(workdir / "pytest.log", "wb") as log:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                env=env, pass_fds=(write_fd,), start_new_session=True,
-                                cwd=workdir)
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+            cwd=workdir,
+        )
     os.close(write_fd)  # only the sandbox holds the write end: EOF when it is gone
     reader.start()
     timed_out = False
@@ -366,7 +411,7 @@ def run_notebook(nb, workdir: Path, opts: Options,
     except subprocess.TimeoutExpired:
         timed_out = True
     _kill_tree(proc)
-    sandbox.reap(slot)   # without a sandbox: what escaped the process group, before reuse
+    sandbox.reap(slot)  # without a sandbox: what escaped the process group, before reuse
     reader.join(timeout=10)
     return parse_records(b"".join(sink)), timed_out, proc.returncode
 
@@ -399,12 +444,20 @@ def parse_records(data: bytes) -> list[dict]:
 
 # --------------------------------------------------------------------------- score
 
-KERNEL_DIED = ("Traceback:\nThe Python kernel died while running this cell (the code exited, "
-               "crashed, or ran out of memory), so the cells after it could not run.")
+KERNEL_DIED = (
+    "Traceback:\nThe Python kernel died while running this cell (the code exited, "
+    "crashed, or ran out of memory), so the cells after it could not run."
+)
 
 
-def score(canonical: Canonical, student: str, records: list[dict], timed_out: bool,
-          returncode: int, notes: list[str]) -> StudentResult:
+def score(
+    canonical: Canonical,
+    student: str,
+    records: list[dict],
+    timed_out: bool,
+    returncode: int,
+    notes: list[str],
+) -> StudentResult:
     """Turn the plugin's cell records into per-test results and notes."""
     passed = {t.id: False for t in canonical.tests}
     messages: dict[str, str] = {}
@@ -424,11 +477,15 @@ def score(canonical: Canonical, student: str, records: list[dict], timed_out: bo
         if record.get("kernel_died") and not died:
             died = True
             messages[key] = KERNEL_DIED
-        elif record.get("outcome") == "failed":   # "skipped": nbval gave up after a timeout
+        elif record.get("outcome") == "failed":  # "skipped": nbval gave up after a timeout
             messages[key] = str(record.get("message", ""))
     notes = list(notes)
-    rss = {name: int(r.get(f"maxrss_{name}_kib") or 0) for r in records
-           if r.get("event") == "finish" for name in ("pytest", "kernel")}
+    rss = {
+        name: int(r.get(f"maxrss_{name}_kib") or 0)
+        for r in records
+        if r.get("event") == "finish"
+        for name in ("pytest", "kernel")
+    }
     texts = " ".join(messages.values())
     if timed_out:
         notes.append("timeout")
@@ -441,16 +498,21 @@ def score(canonical: Canonical, student: str, records: list[dict], timed_out: bo
     return StudentResult(student, passed, messages, notes, peak_rss_kib=rss)
 
 
-def grade_submission(canonical: Canonical, path: Path, opts: Options,
-                     tmp_root: Path) -> StudentResult:
+def grade_submission(
+    canonical: Canonical, path: Path, opts: Options, tmp_root: Path
+) -> StudentResult:
     """Grade one file; never raises: one odd submission must not stop the batch."""
     start = time.perf_counter()
     slot = opts.slots.get() if opts.slots is not None else None
     try:
         result = _grade_submission(canonical, path, opts, tmp_root, slot)
     except Exception as err:  # a grader bug shows up in the notes, and the batch goes on
-        result = StudentResult(path.stem, {t.id: False for t in canonical.tests}, {},
-                               [f"grader error: {type(err).__name__}: {err}"])
+        result = StudentResult(
+            path.stem,
+            {t.id: False for t in canonical.tests},
+            {},
+            [f"grader error: {type(err).__name__}: {err}"],
+        )
     finally:
         if slot is not None:
             opts.slots.put(slot)
@@ -458,8 +520,9 @@ def grade_submission(canonical: Canonical, path: Path, opts: Options,
     return result
 
 
-def _grade_submission(canonical: Canonical, path: Path, opts: Options, tmp_root: Path,
-                      slot: int | None) -> StudentResult:
+def _grade_submission(
+    canonical: Canonical, path: Path, opts: Options, tmp_root: Path, slot: int | None
+) -> StudentResult:
     student = path.stem
     student_nb, problem = read_submission(path)
     if student_nb is None:
@@ -477,6 +540,7 @@ def _grade_submission(canonical: Canonical, path: Path, opts: Options, tmp_root:
 
 
 # --------------------------------------------------------------------------- report
+
 
 def _fmt(points: float) -> str:
     return f"{points:g}"
@@ -500,14 +564,21 @@ def gradebook_header(canonical: Canonical) -> list[str]:
 def gradebook_row(canonical: Canonical, result: StudentResult) -> list[str]:
     """Text cells (student, notes) escaped; points are numbers we format ourselves."""
     earned = [t.points if result.passed.get(t.id) else 0.0 for t in canonical.tests]
-    return [text_cell(result.student), *map(_fmt, earned), _fmt(sum(earned)),
-            _fmt(canonical.max_points), text_cell("; ".join(result.notes))]
+    return [
+        text_cell(result.student),
+        *map(_fmt, earned),
+        _fmt(sum(earned)),
+        _fmt(canonical.max_points),
+        text_cell("; ".join(result.notes)),
+    ]
 
 
-HIDDEN_FAILED = ("failed. A hidden test ran your function on inputs you have not seen (other "
-                 "shapes and values) and compared the result with the reference. Check that "
-                 "your code works for any shape, does not depend on the visible example, and "
-                 "does not print inside the function.")
+HIDDEN_FAILED = (
+    "failed. A hidden test ran your function on inputs you have not seen (other "
+    "shapes and values) and compared the result with the reference. Check that "
+    "your code works for any shape, does not depend on the visible example, and "
+    "does not print inside the function."
+)
 
 
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
@@ -524,28 +595,40 @@ def _traceback_tail(message: str, context: int = 12) -> str:
     starts = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
     if starts:
         i = starts[-1]
-        lines = lines[i:] + ["", "(end of the traceback)"] + lines[max(0, i - context):i]
+        lines = lines[i:] + ["", "(end of the traceback)"] + lines[max(0, i - context) : i]
     return "\n".join(lines[-60:]).replace("```", "'''")
 
 
 def feedback(canonical: Canonical, result: StudentResult) -> str:
     """Markdown feedback: every test's result; hidden ones as pass/fail only."""
     earned = sum(t.points for t in canonical.tests if result.passed.get(t.id))
-    out = [f"# Feedback for {result.student}", "",
-           f"Score: **{_fmt(earned)} / {_fmt(canonical.max_points)}**", ""]
+    out = [
+        f"# Feedback for {result.student}",
+        "",
+        f"Score: **{_fmt(earned)} / {_fmt(canonical.max_points)}**",
+        "",
+    ]
     if result.notes:
         out += ["Notes: " + "; ".join(result.notes), ""]
     out += ["| Test | Kind | Points | Result |", "| --- | --- | --- | --- |"]
     for t in canonical.tests:
         ok = result.passed.get(t.id)
-        out.append(f"| {t.id} | {'hidden' if t.hidden else 'visible'} | "
-                   f"{_fmt(t.points if ok else 0)} / {_fmt(t.points)} | "
-                   f"{'passed' if ok else 'failed'} |")
+        out.append(
+            f"| {t.id} | {'hidden' if t.hidden else 'visible'} | "
+            f"{_fmt(t.points if ok else 0)} / {_fmt(t.points)} | "
+            f"{'passed' if ok else 'failed'} |"
+        )
     details = []
     for cell_id, functions in canonical.solution_cells.items():
         if result.messages.get(cell_id):
-            details += [f"### Your cell defining {', '.join(functions)} raised an error", "",
-                        "```text", _traceback_tail(result.messages[cell_id]), "```", ""]
+            details += [
+                f"### Your cell defining {', '.join(functions)} raised an error",
+                "",
+                "```text",
+                _traceback_tail(result.messages[cell_id]),
+                "```",
+                "",
+            ]
     for t in canonical.tests:
         if result.passed.get(t.id):
             continue
@@ -556,8 +639,11 @@ def feedback(canonical: Canonical, result: StudentResult) -> str:
         elif result.messages.get(t.id):
             details += ["```text", _traceback_tail(result.messages[t.id]), "```", ""]
         else:
-            details += ["not run: an earlier cell timed out, the kernel died, or the "
-                        "notebook could not be read (see the notes above).", ""]
+            details += [
+                "not run: an earlier cell timed out, the kernel died, or the "
+                "notebook could not be read (see the notes above).",
+                "",
+            ]
     if details:
         out += ["", "## What went wrong", "", *details]
     return "\n".join(out).rstrip() + "\n"
@@ -574,11 +660,13 @@ def write_outputs(canonical: Canonical, results: list[StudentResult], out: Path)
     (out / "logs").mkdir(exist_ok=True)
     for result in results:
         (out / "feedback" / f"{result.student}.md").write_text(
-            feedback(canonical, result), encoding="utf-8")
+            feedback(canonical, result), encoding="utf-8"
+        )
         (out / "logs" / f"{result.student}.log").write_text(result.log, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- batch
+
 
 def select_shard(paths: list[Path], shard: tuple[int, int] | None) -> list[Path]:
     """Shard k/n (1-based) takes every n-th submission in name order, starting at k."""
@@ -588,15 +676,21 @@ def select_shard(paths: list[Path], shard: tuple[int, int] | None) -> list[Path]
     return [p for i, p in enumerate(paths) if i % n == k - 1]
 
 
-def hidden_paths(solution: Path, submissions: Path, out: Path,
-                 hide_library: bool = False) -> tuple[Path, ...]:
+def hidden_paths(
+    solution: Path, submissions: Path, out: Path, hide_library: bool = False
+) -> tuple[Path, ...]:
     """Folders the sandbox replaces with empty ones: other students' files, the gradebook
     being written, and everything that holds the answers (the canonical notebook's folder,
     the repository's solutions/ and its git history, and, when the canonical notebook does
     not import it, the course's library). Never a folder the kernel needs."""
     needed = (ROOT / "course").resolve()
-    wanted = {submissions.resolve(), out.resolve(), solution.resolve().parent,
-              (ROOT / "solutions").resolve(), (ROOT / ".git").resolve()}
+    wanted = {
+        submissions.resolve(),
+        out.resolve(),
+        solution.resolve().parent,
+        (ROOT / "solutions").resolve(),
+        (ROOT / ".git").resolve(),
+    }
     if hide_library:
         wanted |= set(answer_key.package_dirs())
     return tuple(sorted(p for p in wanted if p.exists() and not needed.is_relative_to(p)))
@@ -605,13 +699,15 @@ def hidden_paths(solution: Path, submissions: Path, out: Path,
 def refusal(tried: dict[str, str]) -> str:
     """Why the grader will not run student code here, and what fixes it."""
     why = "; ".join(f"{kind}: {reason}" for kind, reason in tried.items())
-    return (f"no sandbox works on this machine ({why}). Student code would run with your "
-            "privileges, so nothing was graded. Fix: install bubblewrap (`sudo apt-get install "
-            "bubblewrap`, or `make system-deps`) and allow it to create namespaces (in a "
-            "container: run it with --privileged or a seccomp profile that allows unshare/"
-            "clone; on the host: sysctl kernel.unprivileged_userns_clone=1). Or, on a "
-            "throw-away machine only, pass --no-sandbox to grade with resource limits only "
-            f"(student code then runs as {sandbox.run_as()}, with network access).")
+    return (
+        f"no sandbox works on this machine ({why}). Student code would run with your "
+        "privileges, so nothing was graded. Fix: install bubblewrap (`sudo apt-get install "
+        "bubblewrap`, or `make system-deps`) and allow it to create namespaces (in a "
+        "container: run it with --privileged or a seccomp profile that allows unshare/"
+        "clone; on the host: sysctl kernel.unprivileged_userns_clone=1). Or, on a "
+        "throw-away machine only, pass --no-sandbox to grade with resource limits only "
+        f"(student code then runs as {sandbox.run_as()}, with network access)."
+    )
 
 
 def choose_isolation(opts: Options) -> dict:
@@ -627,7 +723,8 @@ def choose_isolation(opts: Options) -> dict:
             raise GradingError(
                 f"--no-sandbox: the unprivileged user cannot run {sandbox.python()} "
                 f"({sandbox.try_wrapper('none')}). Install Python and the virtualenv where "
-                "other users can read them (not under /root).")
+                "other users can read them (not under /root)."
+            )
     if warning:
         print(warning, file=sys.stderr)
     info["no_sandbox_flag"] = opts.no_sandbox
@@ -642,18 +739,27 @@ def _printable(text: str) -> str:
 
 def _summary(result: StudentResult) -> str:
     notes = f" [{'; '.join(result.notes)}]" if result.notes else ""
-    return (f"graded {_printable(result.student)}: {sum(result.passed.values())}/"
-            f"{len(result.passed)} tests ({result.seconds:.1f} s){_printable(notes)}")
+    return (
+        f"graded {_printable(result.student)}: {sum(result.passed.values())}/"
+        f"{len(result.passed)} tests ({result.seconds:.1f} s){_printable(notes)}"
+    )
 
 
 def write_run_record(out: Path, record: dict) -> None:
     """run.json: which isolation graded the batch and with what limits, for the record."""
-    (out / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n",
-                                  encoding="utf-8")
+    (out / "run.json").write_text(
+        json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
 
-def grade_batch(solution: Path, submissions: Path, out: Path, opts: Options,
-                shard: tuple[int, int] | None = None, log=print) -> list[StudentResult]:
+def grade_batch(
+    solution: Path,
+    submissions: Path,
+    out: Path,
+    opts: Options,
+    shard: tuple[int, int] | None = None,
+    log=print,
+) -> list[StudentResult]:
     """Grade every ``*.ipynb`` in ``submissions`` (one sandboxed pytest per student)."""
     canonical = load_canonical(solution)
     if not submissions.is_dir():
@@ -663,15 +769,24 @@ def grade_batch(solution: Path, submissions: Path, out: Path, opts: Options,
     isolation = choose_isolation(opts)
     out.mkdir(parents=True, exist_ok=True)
     opts.hide = hidden_paths(solution, submissions, out, not canonical.imports_library)
-    record = {"command": "grade", "solution": str(solution.resolve()),
-              "submissions": str(submissions.resolve()),
-              "shard": f"{shard[0]}/{shard[1]}" if shard else None, **isolation,
-              "hidden_in_sandbox": [str(p) for p in opts.hide] if isolation["isolation"] ==
-              "bwrap" else [], "library_hidden": isolation["isolation"] == "bwrap"
-              and not canonical.imports_library,
-              "limits": {"jobs": opts.jobs, "cell_timeout_s": opts.cell_timeout,
-                         "timeout_s": opts.timeout, **vars(opts.limits)},
-              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))}
+    record = {
+        "command": "grade",
+        "solution": str(solution.resolve()),
+        "submissions": str(submissions.resolve()),
+        "shard": f"{shard[0]}/{shard[1]}" if shard else None,
+        **isolation,
+        "hidden_in_sandbox": [str(p) for p in opts.hide]
+        if isolation["isolation"] == "bwrap"
+        else [],
+        "library_hidden": isolation["isolation"] == "bwrap" and not canonical.imports_library,
+        "limits": {
+            "jobs": opts.jobs,
+            "cell_timeout_s": opts.cell_timeout,
+            "timeout_s": opts.timeout,
+            **vars(opts.limits),
+        },
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+    }
     write_run_record(out, record)
     lines: list[str] = []
 
@@ -697,8 +812,10 @@ def grade_batch(solution: Path, submissions: Path, out: Path, opts: Options,
         write_outputs(canonical, results, out)
         record.update(graded=len(results), seconds=round(time.time() - started, 1))
         write_run_record(out, record)
-        say(f"{len(results)} submission(s) graded with sandbox '{isolation['isolation']}'; "
-            f"wrote {out / 'grades.csv'}")
+        say(
+            f"{len(results)} submission(s) graded with sandbox '{isolation['isolation']}'; "
+            f"wrote {out / 'grades.csv'}"
+        )
         (out / "grading.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return results
 
@@ -711,30 +828,48 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def grade_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course grade",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("solution", type=Path,
-                        help="canonical notebook, e.g. solutions/00_foundations.ipynb")
+    parser = argparse.ArgumentParser(
+        prog="python -m course grade", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "solution", type=Path, help="canonical notebook, e.g. solutions/00_foundations.ipynb"
+    )
     parser.add_argument("submissions", type=Path, help="folder of STUDENT.ipynb files")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="writes grades.csv, feedback/, logs/, run.json, grading.log")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                        help="students graded in parallel (default: number of CPUs)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="writes grades.csv, feedback/, logs/, run.json, grading.log",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="students graded in parallel (default: number of CPUs)",
+    )
     parser.add_argument("--cell-timeout", type=float, default=30.0, help="seconds per cell")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per notebook")
-    parser.add_argument("--shard", type=_shard, default=None,
-                        help="K/N: grade the K-th of N shards")
-    parser.add_argument("--no-sandbox", action="store_true",
-                        help="grade even when neither bubblewrap nor unshare works (UNSAFE: "
-                        "rlimits only, network on; as root, student code runs as an "
-                        "unprivileged user id; otherwise as you). A working sandbox is "
-                        "still used.")
+    parser.add_argument(
+        "--shard", type=_shard, default=None, help="K/N: grade the K-th of N shards"
+    )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade even when neither bubblewrap nor unshare works (UNSAFE: "
+        "rlimits only, network on; as root, student code runs as an "
+        "unprivileged user id; otherwise as you). A working sandbox is "
+        "still used.",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return 2 if exit_.code else 0
-    opts = Options(jobs=args.jobs, cell_timeout=args.cell_timeout, timeout=args.timeout,
-                   no_sandbox=args.no_sandbox)
+    opts = Options(
+        jobs=args.jobs,
+        cell_timeout=args.cell_timeout,
+        timeout=args.timeout,
+        no_sandbox=args.no_sandbox,
+    )
     try:
         grade_batch(args.solution, args.submissions, args.out, opts, args.shard)
     except GradingError as err:
@@ -776,9 +911,15 @@ def merge(inputs: list[Path], out: Path) -> int:
     for folder in inputs:
         for md in sorted((folder / "feedback").glob("*.md")):
             shutil.copyfile(md, out / "feedback" / md.name)
-    write_run_record(out, {"command": "merge", "shards": [str(p) for p in inputs],
-                           "isolation": sorted({str(r and r.get("isolation")) for r in runs}),
-                           "shard_runs": runs})
+    write_run_record(
+        out,
+        {
+            "command": "merge",
+            "shards": [str(p) for p in inputs],
+            "isolation": sorted({str(r and r.get("isolation")) for r in runs}),
+            "shard_runs": runs,
+        },
+    )
     return len(rows)
 
 

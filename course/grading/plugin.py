@@ -17,6 +17,7 @@ It does three things nbval 0.11 does not:
 
 Results are plain JSON; the grader never unpickles anything from the sandbox.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -124,22 +125,26 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = (
             "Traceback:\nRuntimeError: the kernel reported an error for this cell although no "
-            "traceback was shown" if status == "error" else
-            "Traceback:\nTimeoutError: the cell did not finish within the cell time limit")
+            "traceback was shown"
+            if status == "error"
+            else "Traceback:\nTimeoutError: the cell did not finish within the cell time limit"
+        )
     metadata = cell.get("metadata", {})
     grading = metadata.get("grading", {}) if isinstance(metadata.get("grading"), dict) else {}
     message = ""
     if report.failed:
         message = _ANSI.sub("", str(report.longrepr))[-MESSAGE_LIMIT:]
-    _emit({
-        "event": "cell",
-        "cell_id": cell.get("id"),
-        "grading_id": grading.get("id"),
-        "outcome": report.outcome,
-        "reply_status": status,
-        "kernel_died": bool(getattr(kernel, "course_kernel_died", False)),
-        "message": message,
-    })
+    _emit(
+        {
+            "event": "cell",
+            "cell_id": cell.get("id"),
+            "grading_id": grading.get("id"),
+            "outcome": report.outcome,
+            "reply_status": status,
+            "kernel_died": bool(getattr(kernel, "course_kernel_died", False)),
+            "message": message,
+        }
+    )
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -147,6 +152,11 @@ def pytest_sessionfinish(session, exitstatus):
 
     # Peak resident memory (KiB on Linux) of this pytest process and of its reaped children
     # (the kernel): what one grading worker costs, for `make bench`.
-    _emit({"event": "finish", "exitstatus": int(exitstatus),
-           "maxrss_pytest_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-           "maxrss_kernel_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss})
+    _emit(
+        {
+            "event": "finish",
+            "exitstatus": int(exitstatus),
+            "maxrss_pytest_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "maxrss_kernel_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        }
+    )

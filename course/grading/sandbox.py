@@ -20,6 +20,7 @@ then, as root, the code runs under the slot's unprivileged user id with the rlim
 needs no namespaces), so ``kill(-1)`` and deletions are confined by ordinary permissions,
 and :func:`reap` kills whatever that user left running before the slot is reused.
 """
+
 from __future__ import annotations
 
 import functools
@@ -47,15 +48,23 @@ KINDS = ("bwrap", "unshare", "none")
 @dataclass(frozen=True)
 class Limits:
     """Resource limits applied to every process of one grading run."""
-    memory_bytes: int = 2 * 1024**3   # address space per process: numpy + kernel need ~1 GB
-    processes: int = 128              # per user id, threads included (a kernel uses ~15)
-    file_bytes: int = 64 * 1024**2    # largest file any process may write
-    cpu_seconds: int = 600            # a backstop; the wall-clock timeout comes first
+
+    memory_bytes: int = 2 * 1024**3  # address space per process: numpy + kernel need ~1 GB
+    processes: int = 128  # per user id, threads included (a kernel uses ~15)
+    file_bytes: int = 64 * 1024**2  # largest file any process may write
+    cpu_seconds: int = 600  # a backstop; the wall-clock timeout comes first
 
 
 def _prlimit(limits: Limits) -> list[str]:
-    return ["prlimit", f"--as={limits.memory_bytes}", f"--nproc={limits.processes}",
-            f"--fsize={limits.file_bytes}", f"--cpu={limits.cpu_seconds}", "--core=0", "--"]
+    return [
+        "prlimit",
+        f"--as={limits.memory_bytes}",
+        f"--nproc={limits.processes}",
+        f"--fsize={limits.file_bytes}",
+        f"--cpu={limits.cpu_seconds}",
+        "--core=0",
+        "--",
+    ]
 
 
 def sandbox_uid(slot: int | None) -> int:
@@ -67,8 +76,14 @@ def _drop_root(slot: int | None = None) -> list[str]:
     if os.geteuid() != 0:
         return []
     uid = sandbox_uid(slot)
-    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-            "--inh-caps=-all", "--"]
+    return [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--",
+    ]
 
 
 def python() -> str:
@@ -149,12 +164,29 @@ def _bwrap(workdir: Path, hide: list[Path], slot: int | None = None) -> list[str
     """bubblewrap arguments. As root, bwrap sets up the namespaces (no user namespace is
     needed) and ``setpriv`` drops to nobody *inside*; otherwise a user namespace is used."""
     if os.geteuid() == 0:
-        cmd = ["bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-               "--unshare-cgroup-try"]
+        cmd = [
+            "bwrap",
+            "--unshare-net",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+        ]
     else:
         cmd = ["bwrap", "--unshare-all"]
-    cmd += ["--die-with-parent", "--new-session",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    cmd += [
+        "--die-with-parent",
+        "--new-session",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+    ]
     # root's home holds credentials: hide it, then bring back only what Python needs.
     cmd += ["--tmpfs", "/root"]
     binds = _readable_prefixes()
@@ -197,11 +229,18 @@ def try_wrapper(kind: str) -> str:
     # Python is no sandbox at all. The version check catches a silent switch to another
     # interpreter (seen when the venv's symlink target is unreachable and the system
     # Python answers instead).
-    check = (f"import sys, course, nbval; assert sys.version == {sys.version!r}, "
-             "'another Python answered: ' + sys.executable + ' ' + sys.version")
+    check = (
+        f"import sys, course, nbval; assert sys.version == {sys.version!r}, "
+        "'another Python answered: ' + sys.executable + ' ' + sys.version"
+    )
     try:
-        done = subprocess.run(prefix + [python(), "-c", check], capture_output=True,
-                              timeout=60, cwd="/", stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            prefix + [python(), "-c", check],
+            capture_output=True,
+            timeout=60,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"{type(err).__name__}: {err}"
     if done.returncode == 0:
@@ -217,10 +256,12 @@ def _works(kind: str) -> bool:
 UNSHARE_WARNING = (
     "WARNING: bubblewrap is unavailable; grading with `unshare` + `setpriv` (no network, own "
     "PID namespace, user nobody) but files readable by 'nobody' stay readable. Install "
-    "bubblewrap (apt-get install bubblewrap).")
+    "bubblewrap (apt-get install bubblewrap)."
+)
 NONE_WARNING = (
     "WARNING: NO SANDBOX. Neither bubblewrap nor unshare works here. With --no-sandbox, student "
-    "code runs with rlimits only, with network access, as {user}.")
+    "code runs with rlimits only, with network access, as {user}."
+)
 
 
 def run_as() -> str:
@@ -242,11 +283,15 @@ def probe() -> tuple[str, str]:
 def report() -> dict:
     """What the probe found, for the gradebook's run.json."""
     kind, warning = probe()
-    return {"isolation": kind, "warning": warning,
-            "tried": {k: try_wrapper(k) or "works" for k in ("bwrap", "unshare")},
-            "student_code_runs_as": run_as() if os.geteuid() == 0 or kind == "none"
-            else f"the grader's user (uid {os.geteuid()}) in a user namespace",
-            "python": python()}
+    return {
+        "isolation": kind,
+        "warning": warning,
+        "tried": {k: try_wrapper(k) or "works" for k in ("bwrap", "unshare")},
+        "student_code_runs_as": run_as()
+        if os.geteuid() == 0 or kind == "none"
+        else f"the grader's user (uid {os.geteuid()}) in a user namespace",
+        "python": python(),
+    }
 
 
 def job_dir(workdir: Path) -> str:
@@ -254,8 +299,9 @@ def job_dir(workdir: Path) -> str:
     return JOB_DIR if probe()[0] == "bwrap" else str(workdir)
 
 
-def wrap(argv: list[str], workdir: Path, hide: list[Path], limits: Limits,
-         slot: int | None = None) -> list[str]:
+def wrap(
+    argv: list[str], workdir: Path, hide: list[Path], limits: Limits, slot: int | None = None
+) -> list[str]:
     """The full command line running ``argv`` in the sandbox, ``workdir`` writable.
 
     slot: which parallel grading slot runs it (its own user id when root), or None.
@@ -282,7 +328,7 @@ def _owned_by(pid: int, uid: int) -> bool:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
             line = next((l for l in fh if l.startswith("Uid:")), "Uid:")
-    except OSError:   # gone already
+    except OSError:  # gone already
         return False
     return str(uid) in line.split()[1:3]
 
@@ -312,7 +358,7 @@ def reap(slot: int | None) -> None:
     if probe()[0] != "none" or os.geteuid() != 0 or slot is None:
         return
     uid = sandbox_uid(slot)
-    for _ in range(100):   # a forking process adds children while we kill: go round again
+    for _ in range(100):  # a forking process adds children while we kill: go round again
         pids = _processes_of(uid)
         if not pids:
             return
