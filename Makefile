@@ -36,7 +36,7 @@ endif
 NOTEBOOKS   := $(wildcard chapters/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
 JOBS        ?= 2
 
-.PHONY: help venv vendor system-deps book serve lab execute export exercises grade bench test test-unit test-notebooks test-portable test-book test-site clean distclean
+.PHONY: help venv vendor system-deps book serve lab execute export exercises grade bench format test test-style test-unit test-notebooks test-portable test-book test-site clean distclean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -114,9 +114,16 @@ bench: $(STAMP) vendor system-deps ## print a table of install, execution, build
 
 # --- tests -------------------------------------------------------------------------------
 
-test: $(STAMP) vendor system-deps ## the whole suite: unit, parity, sync, nbval (here and as another CPU), grader, book, site
-	$(MAKE) --no-print-directory test-unit test-notebooks test-portable test-book test-site
+test: $(STAMP) vendor system-deps ## the whole suite: style, unit, parity, sync, nbval (here and as another CPU), grader, book, site
+	$(MAKE) --no-print-directory test-style test-unit test-notebooks test-portable test-book test-site
 	@echo "make test: all checks passed"
+
+test-style: $(STAMP) ## ruff: code formatted, no line over 100 columns (Python files and notebooks)
+	$(VENV)/bin/ruff format --check --no-cache .
+	$(VENV)/bin/ruff check --no-cache .
+
+format: $(STAMP) ## ruff format the Python files and notebooks (then `make export exercises`)
+	$(VENV)/bin/ruff format --no-cache .
 
 test-unit: $(STAMP) ## unit, parity, property, sync and grader tests
 	$(VENV)/bin/pytest tests -m "not site" -n $(JOBS) --dist loadfile -p no:cacheprovider

@@ -62,7 +62,8 @@ def parity(actual, expected, tol: float, label: str = "") -> None:
         bad = np.argwhere(~(np.isfinite(a) & np.isfinite(e)))[0]
         idx = tuple(int(i) for i in bad)
         raise AssertionError(
-            f"{_label(label)}non-finite value at index {idx}: actual={a[idx]!r}, expected={e[idx]!r}"
+            f"{_label(label)}non-finite value at index {idx}: actual={a[idx]!r}, "
+            f"expected={e[idx]!r}"
         )
     diff = np.abs(a - e)
     worst = float(diff.max()) if diff.size else 0.0
@@ -248,7 +249,8 @@ def allclose_parity(
         if not np.all(diff <= allowed):
             i = tuple(int(j) for j in np.unravel_index(np.argmax(diff - allowed), diff.shape))
             raise AssertionError(
-                f"{label}: not allclose(rtol={rtol:.0e}, atol={atol:.0e}) ✗ in array {k} at index {i}: "
+                f"{label}: not allclose(rtol={rtol:.0e}, atol={atol:.0e}) ✗ in array {k} "
+                f"at index {i}: "
                 f"actual={a[i]:.8g}, expected={e[i]:.8g}, |Δ| = {diff[i]:.1e}"
             )
         if diff.size:

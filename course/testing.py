@@ -56,8 +56,9 @@ def check_close(name: str, actual, expected, tol: float = 1e-8, hint: str = "", 
     name: what was called, e.g. ``"dense_forward(x, kernel, bias)"``.
     actual, expected: arrays (or scalars) that must have the same shape.
     Returns None (so a test cell ends without an ``Out[]``). The failure message says which
-    shape or value was expected, what came back, the worst index, and ``hint``, or, when ``actual`` equals
-    the value of one of ``slips`` ({what the student did: the value it gives}), that slip.
+    shape or value was expected, what came back, the worst index, and ``hint``, or, when
+    ``actual`` equals the value of one of ``slips`` ({what the student did: the value it
+    gives}), that slip.
     """
     __tracebackhide__ = True  # IPython and pytest show the test's line, not this helper's
     a = _as_array(name, actual)

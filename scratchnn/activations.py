@@ -2,6 +2,7 @@
 # Do not edit: change the chapter's cells tagged `export`, then run `make export`.
 
 
+# %% chapters/02_activations.ipynb, cell ch02-004
 import numpy as np
 from scipy.special import erf, erfc  # erf for GELU; SciPy is scratchnn's only other dependency
 
@@ -41,6 +42,7 @@ def linear_derivative(x):
     return np.ones_like(_float(x))
 
 
+# %% chapters/02_activations.ipynb, cell ch02-006
 def sigmoid(x):
     """Logistic function 1 / (1 + e^-x), keras.activations.sigmoid.
 
@@ -67,6 +69,7 @@ def tanh_derivative(x):
     return 1 - np.tanh(_float(x)) ** 2
 
 
+# %% chapters/02_activations.ipynb, cell ch02-008
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     """keras.activations.relu with the same arguments.
 
@@ -111,6 +114,7 @@ def leaky_relu_derivative(x, negative_slope=0.2):
     return np.where(x > 0, 1, negative_slope).astype(x.dtype)
 
 
+# %% chapters/02_activations.ipynb, cell ch02-010
 def elu(x, alpha=1.0):
     """keras.activations.elu: x for x > 0, alpha·(e^x − 1) otherwise (saturates at −alpha)."""
     x = _float(x)
@@ -144,6 +148,7 @@ def selu_derivative(x):
     return np.where(x >= 0, SELU_SCALE, left).astype(x.dtype, copy=False)
 
 
+# %% chapters/02_activations.ipynb, cell ch02-012
 def gelu(x, approximate=False):
     """keras.activations.gelu: x·Φ(x), Φ the standard normal CDF (Hendrycks & Gimpel, 2016).
 
@@ -201,6 +206,7 @@ def softplus_derivative(x):
     return sigmoid(x)
 
 
+# %% chapters/02_activations.ipynb, cell ch02-014
 def softmax(x, axis=-1):
     """keras.activations.softmax: e^x / Σ e^x along ``axis``; each slice sums to 1.
 
@@ -229,6 +235,7 @@ def softmax_jacobian(y):
     return np.diag(y) - np.outer(y, y)
 
 
+# %% chapters/02_activations.ipynb, cell ch02-016
 def maxout(x, num_units, axis=-1):
     """Maxout (Goodfellow et al., 2013): split ``axis`` (size C) into ``num_units`` contiguous
     groups of C / num_units values and keep each group's maximum.
@@ -258,6 +265,7 @@ def maxout_backward(grad, x, num_units, axis=-1):
     return np.moveaxis(dx.reshape(x.shape), -1, axis)
 
 
+# %% chapters/02_activations.ipynb, cell ch02-018
 class PReLU(Layer):
     """keras.layers.PReLU: max(x, 0) + alpha·min(x, 0) with a *learned* slope alpha
     (He et al., 2015), one per feature: alpha has shape x.shape[1:], like Keras's default
@@ -296,6 +304,7 @@ class PReLU(Layer):
         return grad * np.where(self.x > 0, 1, self.alpha)
 
 
+# %% chapters/02_activations.ipynb, cell ch02-020
 # name -> (function, derivative) for the element-wise activations, e.g. for plots and explorers.
 ACTIVATIONS = {
     "binary_step": (binary_step, binary_step_derivative),
@@ -326,6 +335,7 @@ def get_derivative(name):
     return ACTIVATIONS["silu" if name == "swish" else name][1]
 
 
+# %% chapters/02_activations.ipynb, cell export-activation-layer
 class Activation(Layer):
     """keras.layers.Activation(activation): an activation as a layer without weights.
 

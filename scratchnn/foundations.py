@@ -2,6 +2,7 @@
 # Do not edit: change the chapter's cells tagged `export`, then run `make export`.
 
 
+# %% chapters/00_foundations.ipynb, cell export-activations
 import numpy as np
 
 
@@ -32,6 +33,7 @@ def glorot_uniform(shape):
     return np.random.uniform(-limit, limit, size=shape)
 
 
+# %% chapters/00_foundations.ipynb, cell export-layer
 class Layer:
     """The protocol every scratchnn layer speaks, so that Sequential (and any training loop)
     can stack and train layers it knows nothing about; Keras's ``keras.layers.Layer`` with the
@@ -106,6 +108,7 @@ class Layer:
         return {}
 
 
+# %% chapters/00_foundations.ipynb, cell export-dense
 def get_activation(activation):
     """(f, f′) for an activation: one of the names above, any element-wise activation of
     chapter 02 (``scratchnn.activations``), or a pair of functions (f, f′) given directly."""
@@ -227,6 +230,7 @@ class Dense(Layer):
         return dz @ self.kernel.T  # (batch, units) @ (units, fan_in)
 
 
+# %% chapters/00_foundations.ipynb, cell export-model
 class Sequential(Layer):
     """A stack of layers run in order; backward runs them in reverse (mirrors keras.Sequential).
 

@@ -2,6 +2,7 @@
 # Do not edit: change the chapter's cells tagged `export`, then run `make export`.
 
 
+# %% chapters/01_initialization.ipynb, cell fans
 import math
 
 import numpy as np
@@ -27,6 +28,7 @@ def compute_fans(shape, input_axes=None, output_axes=None):
     return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
+# %% chapters/01_initialization.ipynb, cell constants
 class Initializer:
     """Base class: ``initializer(shape, dtype=None)`` returns a NumPy array of that shape.
 
@@ -71,6 +73,7 @@ class Constant(Initializer):
         return {"value": self.value}
 
 
+# %% chapters/01_initialization.ipynb, cell random
 def truncated_standard_normal(rng, shape):
     """Standard normal draws with every value outside [-2, 2] re-drawn (TensorFlow's rule).
 
@@ -147,6 +150,7 @@ class RandomUniform(RandomInitializer):
         return x.astype(self._dtype(dtype))
 
 
+# %% chapters/01_initialization.ipynb, cell vs
 # Standard deviation of N(0, 1) truncated to [-2, 2]; dividing by it restores the variance.
 TRUNCATED_NORMAL_STD = 0.87962566103423978
 
@@ -214,6 +218,7 @@ class VarianceScaling(RandomInitializer):
         }
 
 
+# %% chapters/01_initialization.ipynb, cell named
 class GlorotUniform(VarianceScaling):
     """Glorot/Xavier uniform: U(±√(6 / (fan_in + fan_out))). Keras's default Dense kernel."""
 
@@ -256,6 +261,7 @@ class LecunNormal(VarianceScaling):
         super().__init__(1.0, "fan_in", "truncated_normal", seed, input_axes, output_axes)
 
 
+# %% chapters/01_initialization.ipynb, cell orth
 class Orthogonal(RandomInitializer):
     """gain × a random orthogonal matrix (Saxe et al.), via QR of a standard normal matrix.
 
@@ -284,6 +290,7 @@ class Orthogonal(RandomInitializer):
         return {"gain": self.gain, "seed": self.seed}
 
 
+# %% chapters/01_initialization.ipynb, cell get
 _BY_NAME = {
     "zeros": Zeros,
     "ones": Ones,

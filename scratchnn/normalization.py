@@ -2,13 +2,15 @@
 # Do not edit: change the chapter's cells tagged `export`, then run `make export`.
 
 
+# %% chapters/05_vanishing_gradients.ipynb, cell ch05-004
 import numpy as np
 
 from scratchnn.foundations import Layer  # chapter 00's layer protocol
 
 
 def _param(value, name, size):
-    """A float64 parameter vector of length ``size`` from a number ("zeros"/"ones" also accepted)."""
+    """A float64 parameter vector of length ``size`` from a number ("zeros"/"ones" also
+    accepted)."""
     if isinstance(value, str):
         if value not in ("zeros", "ones"):
             raise ValueError(f"{name}: use 'zeros', 'ones' or a number, got {value!r}")
@@ -16,8 +18,10 @@ def _param(value, name, size):
     return np.full(size, float(value))
 
 
+# %% chapters/05_vanishing_gradients.ipynb, cell ch05-005
 class BatchNormalization(Layer):
-    """keras.layers.BatchNormalization for inputs whose features sit on ``axis`` (Ioffe & Szegedy, 2015).
+    """keras.layers.BatchNormalization for inputs whose features sit on ``axis`` (Ioffe &
+    Szegedy, 2015).
 
     training=True:  y = gamma·(x − μ_B)/√(σ²_B + epsilon) + beta with the batch mean μ_B and the
                     *biased* batch variance σ²_B (divide by N, not N − 1), taken over every axis
@@ -65,7 +69,8 @@ class BatchNormalization(Layer):
         self._cache = None
 
     def build(self, input_shape):
-        """Create gamma, beta, moving_mean, moving_variance, each of shape (C,), C = input_shape[axis]."""
+        """Create gamma, beta, moving_mean, moving_variance, each of shape (C,),
+        C = input_shape[axis]."""
         if len(input_shape) < 2:
             raise ValueError(
                 f"BatchNormalization expects at least 2-D input (batch, ..., features), "
@@ -134,7 +139,8 @@ class BatchNormalization(Layer):
         return mean, var
 
     def _update_moving(self, mean, var):
-        """Keras's update: moving = momentum·moving + (1 − momentum)·batch (momentum 0.99 keeps 99 %)."""
+        """Keras's update: moving = momentum·moving + (1 − momentum)·batch (momentum 0.99
+        keeps 99 %)."""
         m = self.momentum
         self.moving_mean = self.moving_mean * m + mean.astype(np.float64) * (1.0 - m)
         self.moving_variance = self.moving_variance * m + var.astype(np.float64) * (1.0 - m)
@@ -203,6 +209,7 @@ class BatchNormalization(Layer):
         return dx
 
 
+# %% chapters/05_vanishing_gradients.ipynb, cell ch05-009
 def _grad_list(grads, name):
     """``grads`` as a list of float arrays (one per variable), with a clear error otherwise."""
     if isinstance(grads, np.ndarray):
@@ -246,6 +253,7 @@ def clip_by_norm(grads, clipnorm):
     return out
 
 
+# %% chapters/05_vanishing_gradients.ipynb, cell ch05-010
 def global_norm(grads):
     """√(Σ over all arrays of Σ g²): the norm of all gradients seen as one long vector."""
     return float(
@@ -296,6 +304,7 @@ def clip_gradients(grads, clipnorm=None, clipvalue=None, global_clipnorm=None):
     return _grad_list(grads, "clip_gradients")
 
 
+# %% chapters/05_vanishing_gradients.ipynb, cell ch05-export-callbacks
 from scratchnn.optimizers import Callback  # chapter 04's fit hooks
 
 

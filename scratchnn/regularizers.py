@@ -2,6 +2,7 @@
 # Do not edit: change the chapter's cells tagged `export`, then run `make export`.
 
 
+# %% chapters/06_regularization.ipynb, cell 46df07d9
 import numpy as np
 
 from scratchnn import optimizers  # chapter 04's fit
@@ -101,7 +102,8 @@ class L2(L1L2):
 
 
 def get(identifier):
-    """A regularizer from a Keras string ('l1', 'l2', 'l1_l2': factors 0.01), an instance, or None."""
+    """A regularizer from a Keras string ('l1', 'l2', 'l1_l2': factors 0.01), an instance, or
+    None."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     table = {"l1": lambda: L1(), "l2": lambda: L2(), "l1_l2": lambda: L1L2(l1=0.01, l2=0.01)}
@@ -125,6 +127,7 @@ def activity_penalty(regularizer, outputs):
     return regularizer(a) / batch, regularizer.gradient(a) / batch
 
 
+# %% chapters/06_regularization.ipynb, cell b8dd06e3
 EPSILON = 1e-7  # keras.backend.epsilon(): MaxNorm divides by ε + norm
 
 
@@ -172,6 +175,7 @@ def prox_l1(w, threshold):
     return np.sign(w) * np.maximum(np.abs(w) - _factor(threshold, "threshold"), 0.0)
 
 
+# %% chapters/06_regularization.ipynb, cell c458b767
 _MAXIMIZE = (
     "acc",
     "accuracy",
@@ -263,7 +267,8 @@ class EarlyStopping:
         self.stop_training = False
 
     def on_epoch_end(self, epoch, value, weights=None):
-        """Feed epoch ``epoch``'s monitored value (and the weights after it). Returns True to stop."""
+        """Feed epoch ``epoch``'s monitored value (and the weights after it). Returns True to
+        stop."""
         if value is None or epoch < self.start_from_epoch:
             return False
         value = float(value)
@@ -323,6 +328,7 @@ def _copy(weights):
     return np.array(weights, copy=True)
 
 
+# %% chapters/06_regularization.ipynb, cell affa8e25
 def _per_layer(spec, n, name):
     """One regularizer/constraint for every layer, or a list with one entry (or None) per layer."""
     if isinstance(spec, (list, tuple)):

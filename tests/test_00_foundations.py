@@ -347,8 +347,7 @@ def test_sequential_of_any_layers_trains_one_epoch_like_keras_fit():
     import keras
 
     from scratchnn.losses import SparseCategoricalCrossentropy
-    from scratchnn.optimizers import SGD
-    from scratchnn.regularizers import fit
+    from scratchnn.optimizers import SGD, fit
 
     ours, theirs = _protocol_models(rate=0.0)  # rate 0: Keras's dropout masks cannot be drawn here
     rng = np.random.default_rng(6)

@@ -296,7 +296,8 @@ def test_seeds_repeat_like_keras_and_dtype_defaults_to_float32():
 
 
 def _untruncated(seed):
-    """HeNormal drawn from the untruncated normal (the std is still right: only bounds and KS see it)."""
+    """HeNormal drawn from the untruncated normal (the std is still right: only the bounds and
+    the KS test see it)."""
     return ini.VarianceScaling(2.0, "fan_in", "untruncated_normal", seed=seed)
 
 

@@ -202,7 +202,8 @@ def test_prelu_default_starts_as_relu_like_keras():
 
 
 def test_leaky_relu_layer_and_function_defaults_differ():
-    """keras.layers.LeakyReLU defaults to 0.3, keras.activations.leaky_relu to 0.2; we mirror the function."""
+    """keras.layers.LeakyReLU defaults to 0.3, keras.activations.leaky_relu to 0.2; we mirror
+    the function."""
     assert keras.layers.LeakyReLU().negative_slope == pytest.approx(0.3)
     assert (
         inspect.signature(keras.activations.leaky_relu).parameters["negative_slope"].default == 0.2

@@ -384,7 +384,7 @@ def test_explorer_slope_is_the_derivative_of_the_curve(name):
         )
 
 
-# --- bad input gets a clear error -------------------------------------------------------------------
+# --- bad input gets a clear error ------------------------------------------------------------
 
 
 def test_shape_mismatch_names_both_shapes():

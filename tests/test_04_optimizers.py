@@ -151,7 +151,8 @@ def test_float64_parity_to_round_off_with_float32_exact_constants(name):
 
 
 def test_keras_rounds_momentum_through_float32_in_float64():
-    """Why F64 uses momentum 0.5: Keras's float64 SGD uses float32(0.9), and so matches ours only then."""
+    """Why F64 uses momentum 0.5: Keras's float64 SGD uses float32(0.9), and so matches ours
+    only then."""
     grads = GRADS[1e-5]
     expected = keras_steps(K.SGD(2**-7, momentum=0.9), grads, dtype="float64")[50]
     exact = numpy_steps(O.SGD(2**-7, momentum=0.9), grads)
@@ -265,7 +266,8 @@ def test_check_catches_deliberate_mistake(mistake, scale, steps):
 
 
 def test_large_gradients_would_hide_the_paper_form_adam():
-    """Why the parity tests use small gradients: with every |g| in [0.5, 2] the paper's Adam passes."""
+    """Why the parity tests use small gradients: with every |g| in [0.5, 2] the paper's Adam
+    passes."""
     grads = [[RNG.choice([-1, 1], s) * RNG.uniform(0.5, 2.0, s) for s in SHAPES] for _ in range(50)]
     assert_allclose_lists(numpy_steps(PaperAdam(), grads), numpy_steps(O.Adam(), grads))
 

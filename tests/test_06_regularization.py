@@ -399,7 +399,7 @@ def test_prox_l1_gives_exact_zeros():
     np.testing.assert_allclose(R.prox_l1(w, 0.01), [-0.49, 0.0, 0.0, 0.0, 0.19])
 
 
-# ------------------------------------------------------------------ the checks catch the named mistakes
+# -------------------------------------------------------------- the checks catch the named mistakes
 
 
 class HalfL2(R.L2):

@@ -232,7 +232,7 @@ def test_bad_shapes_have_clear_messages():
         layer.backward(np.ones((5, 4)))
 
 
-# ------------------------------------------------------------------ the checks catch the named mistakes
+# -------------------------------------------------------------- the checks catch the named mistakes
 
 
 def test_catches_keep_probability_used_as_rate():

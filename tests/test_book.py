@@ -95,7 +95,8 @@ def _math_sources() -> dict[str, str]:
 
 
 def test_math_text_has_no_escaped_underscores():
-    r"""MathJax prints ``\text{fan\_in}`` with a visible backslash; write ``\text{fan}_\text{in}``."""
+    r"""MathJax prints ``\text{fan\_in}`` with a visible backslash; write
+    ``\text{fan}_\text{in}``."""
     offenders = {
         name: TEXT_WITH_ESCAPED_UNDERSCORE.findall(text) for name, text in _math_sources().items()
     }

@@ -91,8 +91,14 @@ def test_varies_marks_the_figure_and_refuses_non_numbers():
 
 
 def test_sanitizer_masks_only_figures_marked_as_varying():
-    line = f"η = 30: loss {course.varies(62.2574, '.2f')} (best 0.8210); ratio {course.varies(-1.5e-3, '.1e')}"
-    other = f"η = 30: loss {course.varies(4.3951, '.2f')} (best 0.8210); ratio {course.varies(2e-4, '.0e')}"
+    line = (
+        f"η = 30: loss {course.varies(62.2574, '.2f')} (best 0.8210); "
+        f"ratio {course.varies(-1.5e-3, '.1e')}"
+    )
+    other = (
+        f"η = 30: loss {course.varies(4.3951, '.2f')} (best 0.8210); "
+        f"ratio {course.varies(2e-4, '.0e')}"
+    )
     assert (
         _sanitize(line)
         == _sanitize(other)

@@ -34,7 +34,10 @@ def read(path):
 
 
 def test_stub_keeps_signature_and_docstring():
-    source = 'def f(x):\n    """Doc."""\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION\n'
+    source = (
+        'def f(x):\n    """Doc."""\n    y = 1\n'
+        "    ### BEGIN SOLUTION\n    return x + y\n    ### END SOLUTION\n"
+    )
     assert stub_source(source) == (
         'def f(x):\n    """Doc."""\n    y = 1\n    raise NotImplementedError("write f() here")\n'
     )

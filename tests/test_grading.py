@@ -1120,7 +1120,8 @@ def test_probe_works_with_a_symlinked_virtualenv(tmp_path):
         [
             str(checkout / ".venv" / "bin" / "python"),
             "-c",
-            "from course.grading import sandbox; print(sandbox.__file__); print(sandbox.probe()[0])",
+            "from course.grading import sandbox; print(sandbox.__file__); "
+            "print(sandbox.probe()[0])",
         ],
         capture_output=True,
         text=True,

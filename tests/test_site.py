@@ -48,7 +48,8 @@ OVERFLOWING = """(width) => {
         break;
       }
     }
-    if (problem) found.push(`<${e.tagName.toLowerCase()}> "${(e.textContent || '').trim().slice(0, 50)}" ${problem}`);
+    const text = (e.textContent || '').trim().slice(0, 50);
+    if (problem) found.push(`<${e.tagName.toLowerCase()}> "${text}" ${problem}`);
   }
   return found.slice(0, 5);
 }"""
@@ -149,7 +150,8 @@ def test_page_renders_offline(browser, page_path):
         )
         page.evaluate("() => MathJax.startup.promise")
         unrendered = page.evaluate(
-            "() => [...document.querySelectorAll('.math')].filter(e => !e.querySelector('mjx-container')).length"
+            "() => [...document.querySelectorAll('.math')]"
+            ".filter(e => !e.querySelector('mjx-container')).length"
         )
         assert unrendered == 0, f"{unrendered} math element(s) not rendered by MathJax"
         raw = page.evaluate("() => document.body.innerText.match(/\\\\[\\[\\(]|\\$\\$/g)")
@@ -159,7 +161,8 @@ def test_page_renders_offline(browser, page_path):
         page.wait_for_selector(".widget-slider, .jupyter-widgets", timeout=15000)
 
     broken_images = page.evaluate(
-        "() => [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+        "() => [...document.images]"
+        ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
     )
     hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
     page.wait_for_timeout(200)  # let late console errors arrive

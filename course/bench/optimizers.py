@@ -46,7 +46,8 @@ def time_numpy(epochs: int, data) -> float:
 
 
 def time_keras(epochs: int, data) -> float:
-    """Seconds per epoch of ``model.fit`` on the same architecture, data, batch size and optimizer."""
+    """Seconds per epoch of ``model.fit`` on the same architecture, data, batch size and
+    optimizer."""
     import keras
 
     x, y, _, _ = data

@@ -8,6 +8,7 @@ files on disk and what the chapters export, so a hand edit to ``scratchnn/`` fai
 
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 from pathlib import Path
@@ -49,20 +50,52 @@ def module_name(nb_path: Path, nb) -> str:
 
 def export_cells(nb) -> list[str]:
     """Sources of the code cells tagged ``export``, in notebook order."""
+    return [source for _, source in tagged_cells(nb)]
+
+
+def tagged_cells(nb) -> list[tuple[str, str]]:
+    """(cell id, source) of the code cells tagged ``export``, in notebook order."""
     return [
-        cell.source.strip()
+        (cell.get("id", "?"), cell.source.strip())
         for cell in nb.cells
         if cell.cell_type == "code" and "export" in cell.metadata.get("tags", [])
     ]
 
 
-def render_module(nb_path: Path, sources: list[str]) -> str:
+def _docstring_end(source: str) -> int:
+    """Number of leading lines of ``source`` that are a docstring (0 if it starts otherwise)."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return 0
+    first = body[0] if body else None
+    is_doc = isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant)
+    return first.end_lineno if is_doc and isinstance(first.value.value, str) else 0
+
+
+def render_module(nb_path: Path, cells: list[tuple[str, str]]) -> str:
+    """The module's text: a header, then each cell under a ``# %% <notebook>, cell <id>``
+    marker (nbdev-style, and a cell separator for editors), so that a reader can go from any
+    line of the library to the chapter cell that explains it. A module docstring stays first.
+    """
     rel = nb_path.relative_to(ROOT).as_posix()
     header = (
         f"{GENERATED_MARK} from {rel}.\n"
         "# Do not edit: change the chapter's cells tagged `export`, then run `make export`.\n"
     )
-    return header + "\n\n" + "\n\n\n".join(sources) + "\n"
+    blocks = []
+    for i, (cell_id, source) in enumerate(cells):
+        marker = f"# %% {rel}, cell {cell_id}"
+        lines = source.split("\n")
+        split = _docstring_end(source) if i == 0 else 0
+        if split:  # the module docstring must stay the module's first statement
+            rest = "\n".join(lines[split:]).strip("\n")
+            blocks.append(
+                "\n".join(lines[:split]) + ("\n\n" + marker + "\n" + rest if rest else "")
+            )
+        else:
+            blocks.append(marker + "\n" + source)
+    return header + "\n\n" + "\n\n\n".join(blocks) + "\n"
 
 
 def expected_files(chapters_dir: Path = CHAPTERS) -> dict[Path, str]:
@@ -71,8 +104,8 @@ def expected_files(chapters_dir: Path = CHAPTERS) -> dict[Path, str]:
     owners: dict[str, Path] = {}
     for nb_path in sorted(chapters_dir.glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(nb_path, as_version=4)
-        sources = export_cells(nb)
-        if not sources:
+        cells = tagged_cells(nb)
+        if not cells:
             continue
         name = module_name(nb_path, nb)
         if name in owners:
@@ -80,7 +113,7 @@ def expected_files(chapters_dir: Path = CHAPTERS) -> dict[Path, str]:
                 f"{nb_path.name} and {owners[name].name} both export scratchnn/{name}.py"
             )
         owners[name] = nb_path
-        files[LIBRARY / f"{name}.py"] = render_module(nb_path, sources)
+        files[LIBRARY / f"{name}.py"] = render_module(nb_path, cells)
     all_list = "".join(f'    "{name}",\n' for name in sorted(owners))  # ruff format's layout
     files[LIBRARY / "__init__.py"] = (
         f"{GENERATED_MARK}; do not edit.\n{INIT_DOC}\n\n{INIT_BODY}\n__all__ = [\n{all_list}]\n"

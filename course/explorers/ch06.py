@@ -58,7 +58,8 @@ def plot_explorer_view(
     """The explorer's view: decision boundary (left) and kernel-weight histogram (right).
 
     train: the chapter's ``train_moons(kind, strength, epochs) -> (model, history)``, which
-    trains on ``course.datasets.noisy_moons()``; the title's accuracy is measured on its validation points.
+    trains on ``course.datasets.noisy_moons()``; the title's accuracy is measured on its
+    validation points.
     """
     import matplotlib.pyplot as plt
 
