@@ -2,6 +2,7 @@
 # Do not edit: change the chapter's cells tagged `export`, then run `make export`.
 
 
+# %% chapters/03_losses.ipynb, cell ch03-004
 import numpy as np
 
 # keras.backend.epsilon(): the clipping bound of every probability-based loss below.
@@ -84,6 +85,7 @@ def _log_softmax(logits, axis=-1):
     return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
+# %% chapters/03_losses.ipynb, cell ch03-006
 def mean_squared_error(y_true, y_pred):
     """keras.losses.mean_squared_error: mean((y_true − y_pred)², axis=-1).
 
@@ -95,7 +97,10 @@ def mean_squared_error(y_true, y_pred):
 
 
 def mean_squared_error_gradient(y_true, y_pred):
-    """∂/∂y_pred of the per-sample MSE (summed over samples): 2(y_pred − y_true)/n, n = last axis."""
+    """∂/∂y_pred of the per-sample MSE (summed over samples).
+
+    2(y_pred − y_true)/n, n = last axis.
+    """
     y_true, y_pred = _prepare("mean_squared_error", y_true, y_pred)
     return 2 * (y_pred - y_true) / y_pred.shape[-1]
 
@@ -155,6 +160,7 @@ def log_cosh_gradient(y_true, y_pred):
     return np.tanh(y_pred - y_true) / y_pred.shape[-1]
 
 
+# %% chapters/03_losses.ipynb, cell ch03-008
 def _l2_normalize(x, axis):
     """keras.ops.normalize(x, axis) for order 2: x · min(1/‖x‖, 1/ε).
 
@@ -189,6 +195,7 @@ def cosine_similarity_gradient(y_true, y_pred, axis=-1):
     return np.where(clipped, -t_hat * r, -r * (t_hat - s * p_hat))
 
 
+# %% chapters/03_losses.ipynb, cell ch03-010
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """keras.losses.binary_crossentropy: element-wise −[y log p + (1 − y) log(1 − p)],
     then the mean along ``axis``.
@@ -229,6 +236,7 @@ def binary_crossentropy_gradient(y_true, y_pred, from_logits=False, label_smooth
     return (-y_true / p + (1 - y_true) / (1 - p)) * _inside(y_pred, lo, hi) / n
 
 
+# %% chapters/03_losses.ipynb, cell ch03-012
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """keras.losses.categorical_crossentropy: −Σ y·log p along ``axis`` (one-hot or soft labels).
 
@@ -275,13 +283,15 @@ def categorical_crossentropy_gradient(
         return (g - np.sum(g * q, axis=axis, keepdims=True)) / s
 
 
+# %% chapters/03_losses.ipynb, cell ch03-014
 def _sparse_prepare(y_true, y_pred, ignore_class, axis):
     """Integer labels of shape y_pred.shape[:-1] (a trailing axis of 1 is squeezed), checked."""
     y_pred = _float(y_pred)
     y_true = np.asarray(y_true)
     if axis not in (-1, y_pred.ndim - 1):
         raise ValueError(
-            f"sparse_categorical_crossentropy: only axis=-1 is supported (as in Keras), got axis={axis}"
+            "sparse_categorical_crossentropy: only axis=-1 is supported (as in Keras), "
+            f"got axis={axis}"
         )
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = y_true[..., 0]
@@ -337,6 +347,7 @@ def sparse_categorical_crossentropy_gradient(
     return grad * valid[..., None]
 
 
+# %% chapters/03_losses.ipynb, cell ch03-016
 def _hinge_labels(y_true):
     """keras.losses.convert_binary_labels_to_hinge: if *every* label is 0 or 1, map to −1/+1;
     otherwise (e.g. already ±1) leave them alone. The test is over the whole batch."""
@@ -353,7 +364,10 @@ def hinge(y_true, y_pred):
 
 
 def hinge_gradient(y_true, y_pred):
-    """−y/n where the margin is not met (1 − y·ŷ >= 0: at the kink TF passes the gradient), else 0."""
+    """−y/n where the margin is not met, else 0.
+
+    Not met means 1 − y·ŷ >= 0: at the kink TF passes the gradient.
+    """
     y_true, y_pred = _prepare("hinge", y_true, y_pred, match_rank=False)
     y_true = _hinge_labels(y_true).astype(y_pred.dtype)
     return np.where(1.0 - y_true * y_pred >= 0, -y_true, 0).astype(y_pred.dtype) / y_pred.shape[-1]
@@ -391,6 +405,7 @@ def kl_divergence_gradient(y_true, y_pred):
     return -t / p * _inside(y_pred, lo, np.asarray(1, y_pred.dtype))
 
 
+# %% chapters/03_losses.ipynb, cell ch03-018
 REDUCTIONS = ("sum_over_batch_size", "mean", "sum", None, "none")
 
 
@@ -422,7 +437,10 @@ class Loss:
         return _same_rank(np.asarray(y_true, self.dtype), np.asarray(y_pred, self.dtype))
 
     def _divisor(self, y_true, y_pred, values):
-        """How many values "sum_over_batch_size" divides by: all of them (see the sparse subclass)."""
+        """How many values "sum_over_batch_size" divides by.
+
+        All of them here (see the sparse subclass).
+        """
         return values.size
 
     def _weights(self, values, sample_weight):
@@ -436,8 +454,8 @@ class Loss:
             return np.broadcast_to(w, values.shape)
         except ValueError:
             raise ValueError(
-                f"{type(self).__name__}: sample_weight of shape {w.shape} does not broadcast to the "
-                f"per-sample losses' shape {values.shape}"
+                f"{type(self).__name__}: sample_weight of shape {w.shape} does not broadcast "
+                f"to the per-sample losses' shape {values.shape}"
             ) from None
 
     def __call__(self, y_true, y_pred, sample_weight=None):

@@ -2,13 +2,17 @@
 # Do not edit: change the chapter's cells tagged `export`, then run `make export`.
 
 
+# %% chapters/04_optimizers.ipynb, cell 4723fb0c
 import math
 
 import numpy as np
 
 
 def _check_pairs(grads, params):
-    """Validate that ``grads`` and ``params`` are matching lists of float arrays; return them as lists."""
+    """Validate that ``grads`` and ``params`` are matching lists of float arrays.
+
+    Return them as lists.
+    """
     grads, params = list(grads), list(params)
     if len(grads) != len(params):
         raise ValueError(
@@ -54,7 +58,10 @@ class Optimizer:
         return float(lr(self.iterations)) if callable(lr) else float(lr)
 
     def build(self, params):
-        """Create the optimizer's state (one slot array per parameter), like Keras on first apply."""
+        """Create the optimizer's state (one slot array per parameter).
+
+        Like Keras, on the first apply.
+        """
         self.shapes = [p.shape for p in params]
         self.built = True
 
@@ -89,6 +96,7 @@ class Optimizer:
         raise NotImplementedError
 
 
+# %% chapters/04_optimizers.ipynb, cell eb1b86fc
 class SGD(Optimizer):
     """keras.optimizers.SGD: plain, momentum and Nesterov gradient descent.
 
@@ -120,6 +128,7 @@ class SGD(Optimizer):
             w += v
 
 
+# %% chapters/04_optimizers.ipynb, cell 74d0bad0
 class Adagrad(Optimizer):
     """keras.optimizers.Adagrad: per-parameter rates shrinking with the sum of squared gradients.
 
@@ -192,6 +201,7 @@ class RMSprop(Optimizer):
             w -= increment
 
 
+# %% chapters/04_optimizers.ipynb, cell 7eb5d9dc
 class Adam(Optimizer):
     """keras.optimizers.Adam, in the "ε-hat" form Keras uses (Kingma & Ba, 2015, end of §2).
 
@@ -309,6 +319,7 @@ def get(identifier):
         raise ValueError(f"unknown optimizer {identifier!r}; choose from {sorted(table)}") from None
 
 
+# %% chapters/04_optimizers.ipynb, cell bdeb9ae9
 class LearningRateSchedule:
     """Base of the schedules, as keras.optimizers.schedules.LearningRateSchedule.
 
@@ -326,7 +337,10 @@ class LearningRateSchedule:
 
 
 class ExponentialDecay(LearningRateSchedule):
-    """lr = initial_learning_rate · decay_rate^(step / decay_steps); staircase: floor the exponent."""
+    """lr = initial_learning_rate · decay_rate^(step / decay_steps).
+
+    staircase=True floors the exponent.
+    """
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
         if decay_steps <= 0:
@@ -461,6 +475,7 @@ class CosineDecay(LearningRateSchedule):
         return ends + [(self.warmup_steps if warmup else 0) + self.decay_steps - 1]
 
 
+# %% chapters/04_optimizers.ipynb, cell 949b9a8a
 def check_schedule(schedule, total_steps):
     """Raise ValueError unless every milestone of ``schedule`` happens within ``total_steps``.
 
@@ -483,6 +498,7 @@ def check_schedule(schedule, total_steps):
     return float(schedule(last))
 
 
+# %% chapters/04_optimizers.ipynb, cell export-fit
 class Callback:
     """A hook into ``fit``, as keras.callbacks.Callback: override only what you need.
 
