@@ -2,6 +2,7 @@
 # Do not edit: change the chapter's cells tagged `export`, then run `make export`.
 
 
+# %% chapters/07_dropout.ipynb, cell 8db94258
 import numpy as np
 
 from scratchnn.foundations import Layer  # chapter 00's layer protocol
@@ -70,6 +71,7 @@ def apply_dropout_backward(grad, mask, rate):
     return apply_dropout(grad, mask, rate)
 
 
+# %% chapters/07_dropout.ipynb, cell 9865b225
 class Dropout(Layer):
     """keras.layers.Dropout(rate, noise_shape=None, seed=None) in NumPy: inverted dropout.
 
@@ -113,8 +115,9 @@ class Dropout(Layer):
             return x.shape
         if len(self.noise_shape) != x.ndim:
             raise ValueError(
-                f"{type(self).__name__}: noise_shape {self.noise_shape} has {len(self.noise_shape)} "
-                f"entries but the input has shape {x.shape} ({x.ndim} axes)"
+                f"{type(self).__name__}: noise_shape {self.noise_shape} has "
+                f"{len(self.noise_shape)} entries but the input has shape {x.shape} "
+                f"({x.ndim} axes)"
             )
         shape = tuple(n if d is None else d for d, n in zip(self.noise_shape, x.shape))
         for d, n in zip(shape, x.shape):
@@ -154,8 +157,10 @@ class Dropout(Layer):
         return {"rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
 
 
+# %% chapters/07_dropout.ipynb, cell e3963181
 class SpatialDropout1D(Dropout):
-    """keras.layers.SpatialDropout1D(rate, seed=None): drops whole channels of (batch, steps, channels).
+    """keras.layers.SpatialDropout1D(rate, seed=None): drops whole channels of
+    (batch, steps, channels).
 
     The mask has shape (batch, 1, channels): a channel is dropped at every step or at none.
     """
@@ -166,7 +171,8 @@ class SpatialDropout1D(Dropout):
     def _mask_shape(self, x):
         if x.ndim != 3:
             raise ValueError(
-                f"SpatialDropout1D expects a 3-D input (batch, steps, channels), got shape {x.shape}"
+                "SpatialDropout1D expects a 3-D input (batch, steps, channels), "
+                f"got shape {x.shape}"
             )
         return (x.shape[0], 1, x.shape[2])
 

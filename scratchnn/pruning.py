@@ -9,6 +9,7 @@ Generated from chapters/08_pruning.ipynb (cells tagged ``export``). No Keras her
 builds the Keras side with keras.ops and a callback and checks it against these functions.
 """
 
+# %% chapters/08_pruning.ipynb, cell 2d0376ad
 import numpy as np
 
 from scratchnn.optimizers import Callback
@@ -61,7 +62,8 @@ def sparsity_of(arrays):
 
 
 def check_magnitude_mask(w, mask):
-    """Raise ValueError unless ``mask`` keeps the largest |w|: every kept ≥ every pruned magnitude."""
+    """Raise ValueError unless ``mask`` keeps the largest |w|: every kept ≥ every pruned
+    magnitude."""
     w, mask = np.asarray(w), np.asarray(mask)
     if w.shape != mask.shape:
         raise ValueError(f"mask has shape {mask.shape}, expected the weights' shape {w.shape}")
@@ -73,6 +75,7 @@ def check_magnitude_mask(w, mask):
         )
 
 
+# %% chapters/08_pruning.ipynb, cell cc128911
 def polynomial_sparsity(step, initial_sparsity, final_sparsity, begin_step, end_step, power=3):
     """tfmot's PolynomialDecay sparsity: s_t = s_f + (s_i − s_f)·(1 − p)^power,
     p = min(1, (t − t0)/(t1 − t0)). Before begin_step: s_i; at and after end_step: s_f.
@@ -90,8 +93,10 @@ def polynomial_sparsity(step, initial_sparsity, final_sparsity, begin_step, end_
     return final_sparsity + (initial_sparsity - final_sparsity) * (1.0 - p) ** power
 
 
+# %% chapters/08_pruning.ipynb, cell bcfd131a
 def _check_chain(kernels, biases):
-    """Raise ValueError unless consecutive Dense kernels fit: kernel[i] (a, b) → kernel[i+1] (b, c)."""
+    """Raise ValueError unless consecutive Dense kernels fit: kernel[i] (a, b) →
+    kernel[i+1] (b, c)."""
     for i, k in enumerate(kernels):
         if np.ndim(k) != 2:
             raise ValueError(f"kernel {i} must be 2-D (fan_in, units), got shape {np.shape(k)}")
@@ -109,7 +114,8 @@ def _check_chain(kernels, biases):
 
 
 def neuron_norms(kernel):
-    """L2 norm of each unit's incoming weights: the columns of a (fan_in, units) kernel → (units,)."""
+    """L2 norm of each unit's incoming weights: the columns of a (fan_in, units) kernel →
+    (units,)."""
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim != 2:
         raise ValueError(f"kernel must be 2-D (fan_in, units), got shape {kernel.shape}")
@@ -182,6 +188,7 @@ def dense_flops(weights):
     return sum(2 * k.shape[0] * k.shape[1] + k.shape[1] for k in map(np.asarray, kernels))
 
 
+# %% chapters/08_pruning.ipynb, cell 57212088
 class HoldMasks(Callback):
     """fit's callback for fine-tuning a pruned network: pruned kernel entries stay exactly 0.
 
