@@ -485,6 +485,7 @@ class Loss:
         return grad.astype(self.dtype)
 
 
+# %% chapters/03_losses.ipynb, cell ch03-018-regression
 class MeanSquaredError(Loss):
     """keras.losses.MeanSquaredError."""
 
@@ -537,6 +538,7 @@ class CosineSimilarity(Loss):
         super().__init__(reduction, name, dtype, axis=axis)
 
 
+# %% chapters/03_losses.ipynb, cell ch03-018-probabilistic
 class BinaryCrossentropy(Loss):
     """keras.losses.BinaryCrossentropy(from_logits=False, label_smoothing=0.0, axis=-1)."""
 
@@ -618,6 +620,7 @@ class SparseCategoricalCrossentropy(Loss):
         )
 
 
+# %% chapters/03_losses.ipynb, cell ch03-018-margin
 class Hinge(Loss):
     """keras.losses.Hinge."""
 
