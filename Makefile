@@ -125,7 +125,7 @@ test-style: $(STAMP) ## ruff: code formatted, no line over 100 columns (Python f
 format: $(STAMP) ## ruff format the Python files and notebooks (then `make export exercises`)
 	$(VENV)/bin/ruff format --no-cache .
 
-test-unit: $(STAMP) ## unit, parity, property, sync and grader tests
+test-unit: $(STAMP) system-deps ## unit, parity, property, sync and grader tests (the grader needs bubblewrap)
 	$(VENV)/bin/pytest tests -m "not site" -n $(JOBS) --dist loadfile -p no:cacheprovider
 
 test-notebooks: $(STAMP) ## strict nbval over chapters/ and solutions/
