@@ -368,6 +368,7 @@ def test_sequential_of_any_layers_trains_one_epoch_like_keras_fit():
         SGD(0.25),
         epochs=1,
         batch_size=16,
+        shuffle=False,  # Keras above runs the batches in order too
     )
     for i, (a, b) in enumerate(zip(ours.get_weights(), theirs.get_weights())):
         course.parity(a, b, tol=1e-10, label=f"weight {i} after one epoch")  # BN stats included
