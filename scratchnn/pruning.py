@@ -5,8 +5,8 @@
 """Pruning from scratch: magnitude masks, neuron removal, a sparsity schedule, FLOP counts,
 and HoldMasks, the callback that keeps a pruned network sparse while chapter 04's fit trains it.
 
-Generated from chapters/08_pruning.ipynb (cells tagged ``export``). No Keras here: the chapter
-builds the Keras side with keras.ops and a callback and checks it against these functions.
+No Keras here: the chapter builds the Keras side with keras.ops and a callback and checks it
+against these functions.
 """
 
 # %% chapters/08_pruning.ipynb, cell 2d0376ad
