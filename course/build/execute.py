@@ -57,7 +57,16 @@ def problems_in_outputs(nb) -> list[str]:
     return found
 
 
-def execute(path: Path, timeout: int = 600) -> float:
+# Every notebook runs in under 60 s, so no cell needs more than this. The limit matters:
+# nbclient sometimes waits for a finished widget cell's reply with the kernel idle (chapter
+# 07's explorer, about one run in two; jupyter/nbclient#312, and hangs reported with
+# ipykernel 7). The reply then arrives when the wait times out, or the cell fails and the
+# notebook is run again from a fresh kernel; the default wait was ten minutes.
+CELL_TIMEOUT = 120
+ATTEMPTS = 3  # a notebook that hit such a lost reply is run again from a fresh kernel
+
+
+def execute(path: Path, timeout: int = CELL_TIMEOUT) -> float:
     """Run one notebook in a fresh kernel in its own folder; write it back. Returns seconds."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -79,6 +88,26 @@ def execute(path: Path, timeout: int = 600) -> float:
     nb.metadata.setdefault("course", {})["source_sha256"] = source_hash(nb)
     nbformat.write(nb, path)
     return seconds
+
+
+def _execute_with_retries(path: Path):
+    """Execute ``path`` (printing the time), retrying a lost cell reply from a fresh kernel;
+    returns None, or the error that stopped it."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            seconds = execute(path)
+        except (CellTimeoutError, DeadKernelError, AssertionError) as err:
+            # AssertionError: nbclient's cleanup after a dead kernel
+            print(f"retrying   {path}: {type(err).__name__} on attempt {attempt}", file=sys.stderr)
+            last = err
+        except Exception as err:  # an error in the notebook itself: no retry
+            return err
+        else:
+            print(f"executed   {path}  ({seconds:.1f} s)")
+            return None
+    return last
 
 
 def main(argv: list[str]) -> int:
@@ -107,11 +136,8 @@ def main(argv: list[str]) -> int:
         if not force and nb.metadata.get("course", {}).get("source_sha256") == source_hash(nb):
             print(f"unchanged  {path}")
             continue
-        try:
-            seconds = execute(path)
-        except Exception as err:  # report every notebook, then fail
+        error = _execute_with_retries(path)
+        if error is not None:  # report every notebook, then fail
             failed += 1
-            print(f"FAILED     {path}: {err}", file=sys.stderr)
-        else:
-            print(f"executed   {path}  ({seconds:.1f} s)")
+            print(f"FAILED     {path}: {error}", file=sys.stderr)
     return 1 if failed else 0
