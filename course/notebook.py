@@ -6,13 +6,18 @@ import random
 
 import numpy as np
 
-# Readable figures at a size that keeps stored PNGs small (the site ships them).
+# Figures readable on a phone: 110 dpi and no text under 9 pt (a 6.4-inch figure is 704 px
+# wide, which a phone shows at about its natural size). Code never sets a smaller fontsize.
 STYLE = {
     "figure.figsize": (6.4, 3.8),
-    "figure.dpi": 80,
-    "savefig.dpi": 80,
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
     "font.size": 10,
     "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,

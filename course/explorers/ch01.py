@@ -101,7 +101,7 @@ def plot_signal_grid(depth: int = 50, width: int = 128, schemes=None):
         for ax in axes[:, col]:
             ax.set_ylim(1e-12, 1e12)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
     fig.suptitle("Only the variance-preserving init for each activation keeps the signal near 1")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
@@ -124,7 +124,7 @@ def plot_layer_histograms(
         ax.hist(a, bins=40, color="C0")
         ax.set_title(f"layer {layer + 1}\nstd {a.std():.2g}", fontsize=9)
         ax.set_xlabel("activation")
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=9)
     axes[0].set_ylabel("count")
     last = s["act_std"][-1]
     verdict = (

@@ -71,12 +71,12 @@ def plot_activation_grid(names, x_range=(-5.0, 5.0), ncols: int = 4):
         ax.set_title(name, fontsize=10)
         ax.axhline(0, color="0.6", lw=0.6)
         ax.set_ylim(-2.2, 3.2)
-        ax.tick_params(labelsize=8)
+        ax.tick_params(labelsize=9)
     for ax in np.ravel(axes)[len(names) :]:
         ax.set_visible(False)
     for ax in np.ravel(axes)[-ncols:]:
         ax.set_xlabel("x", fontsize=9)
-    np.ravel(axes)[0].legend(fontsize=8, loc="upper left")
+    np.ravel(axes)[0].legend(fontsize=9, loc="upper left")
     fig.tight_layout()
     return fig
 
@@ -97,7 +97,7 @@ def plot_activation_view(name: str, depth: int = 20, x_range=(-5.0, 5.0), fig=No
     ax1.set_xlabel("x")
     ax1.set_ylabel("value")
     ax1.set_title(f"{name} and its derivative")
-    ax1.legend(fontsize=8)
+    ax1.legend(fontsize=9)
     norms = gradient_through_depth(name, depth=depth)
     layers = np.arange(1, depth + 1)
     ax2.semilogy(layers, np.maximum(norms, 1e-30), "o-", ms=3)

@@ -129,12 +129,12 @@ def plot_loss_grid(names=None, ncols: int = 4):
         ax.plot(x, loss, label="loss")
         ax.plot(x, np.clip(slope, -6, 6), "--", label="slope (clipped at ±6)")
         ax.set_title(name.replace("_", " "), fontsize=9)
-        ax.set_xlabel(xlabel, fontsize=7)
+        ax.set_xlabel(xlabel, fontsize=9)
         ax.set_ylim(-4, 8)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=9)
     for ax in np.ravel(axes)[len(names) :]:
         ax.set_visible(False)
-    np.ravel(axes)[0].legend(fontsize=7, loc="upper center")
+    np.ravel(axes)[0].legend(fontsize=9, loc="upper center")
     fig.tight_layout()
     return fig
 

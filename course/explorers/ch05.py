@@ -36,7 +36,7 @@ def plot_gradient_norms(configs, norms, depth=15, ax=None, title=None):
     ax.set_ylabel("‖∂L/∂W‖ at initialization")
     ax.set_title(title or f"Gradient norm per layer, {depth} hidden layers of 64 units, digits")
     # outside the axes: the lines fill the plot
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.figure.tight_layout()
     return ax.figure
 

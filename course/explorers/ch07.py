@@ -36,13 +36,13 @@ def plot_curves(axes, train, rate: float, epochs: int):
         f"Final validation loss {final_loss[0.0]:.2f} (rate 0) vs "
         f"{final_loss[rate]:.2f} (rate {rate:g})"
     )
-    ax1.legend(fontsize=7)
+    ax1.legend(fontsize=9)
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("accuracy")
     ax2.set_title(
         f"Validation accuracy: {finals[0.0]:.1%} (rate 0) vs {finals[rate]:.1%} (rate {rate:g})"
     )
-    ax2.legend(fontsize=7)
+    ax2.legend(fontsize=9)
 
 
 def plot_explorer_view(train, rate: float = 0.5, epochs: int = 300, fig=None):
