@@ -265,7 +265,7 @@ def categorical_crossentropy_gradient(
     """∂/∂y_pred of the per-sample CCE (summed over samples).
 
     Logits: softmax(x)·Σy − y, which is the famous p − y for labels that sum to 1
-    (TensorFlow's kernel returns p − y even when they do not; chapter 03 shows it).
+    (TensorFlow's kernel returns p − y even when they do not; this is the exact gradient).
     Probabilities: with q = p/S, S = Σp and g = −y/clip(q) (0 where q was clipped),
     ∂L/∂p = (g − Σ g·q)/S, the chain rule through the renormalisation.
     """
@@ -406,7 +406,7 @@ def kl_divergence_gradient(y_true, y_pred):
 
 
 # %% chapters/03_losses.ipynb, cell ch03-018
-REDUCTIONS = ("sum_over_batch_size", "mean", "sum", None, "none")
+REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight", "sum", None, "none")
 
 
 class Loss:
@@ -416,6 +416,7 @@ class Loss:
     even for float64 arrays; pass dtype="float64" for double precision.
     The per-sample losses (times sample_weight, broadcast to their shape) are reduced by
     reduction="sum_over_batch_size" (or "mean"): sum / number of per-sample values;
+    "mean_with_sample_weight": sum / sum of the weights (the number of values without them);
     "sum": sum; None or "none": returned unreduced.
     ``gradient(y_true, y_pred, sample_weight=None)`` is ∂(the value __call__ returns)/∂y_pred
     (for "none": of the sum of the per-sample losses).
@@ -436,20 +437,32 @@ class Loss:
         # Keras converts both to the loss's dtype, then matches their ranks (LossFunctionWrapper).
         return _same_rank(np.asarray(y_true, self.dtype), np.asarray(y_pred, self.dtype))
 
-    def _divisor(self, y_true, y_pred, values):
-        """How many values "sum_over_batch_size" divides by.
+    def _valid(self, y_true, values):
+        """Which per-sample values count in a mean: None means all (see the sparse subclass)."""
+        return None
 
-        All of them here (see the sparse subclass).
-        """
-        return values.size
+    def _divisor(self, y_true, values, sample_weight):
+        """What a mean divides the (weighted) sum by. "sum_over_batch_size" and "mean": the
+        number of values that count. "mean_with_sample_weight": the sum of the weights as given
+        (Keras sums them before broadcasting), times the mask of the values that count."""
+        valid = self._valid(y_true, values)
+        if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            w = self._raw_weights(values, sample_weight)
+            return float(np.sum(w if valid is None else w * valid))
+        return values.size if valid is None else int(np.sum(valid))
+
+    def _raw_weights(self, values, sample_weight):
+        """sample_weight in ``dtype``, a trailing axis of 1 dropped to match the losses' rank."""
+        w = np.asarray(sample_weight, self.dtype)
+        if w.ndim == values.ndim + 1 and w.shape[-1] == 1:
+            w = w[..., 0]
+        return w
 
     def _weights(self, values, sample_weight):
         """sample_weight broadcast to the shape of the per-sample losses (ones when None)."""
         if sample_weight is None:
             return np.ones_like(values)
-        w = np.asarray(sample_weight, self.dtype)
-        if w.ndim == values.ndim + 1 and w.shape[-1] == 1:
-            w = w[..., 0]
+        w = self._raw_weights(values, sample_weight)
         try:
             return np.broadcast_to(w, values.shape)
         except ValueError:
@@ -467,7 +480,7 @@ class Loss:
         total = np.sum(values)
         if self.reduction == "sum":
             return total
-        count = self._divisor(y_true, y_pred, values)
+        count = self._divisor(y_true, values, sample_weight)
         return (total / count if count else np.zeros((), self.dtype)).astype(self.dtype)
 
     def gradient(self, y_true, y_pred, sample_weight=None):
@@ -479,8 +492,8 @@ class Loss:
         if grad.ndim > weights.ndim:  # the per-sample loss lost one axis: the last, or ``axis``
             weights = np.expand_dims(weights, self.fn_kwargs.get("axis", -1))
         grad = grad * weights
-        if self.reduction in ("sum_over_batch_size", "mean") and values.ndim > 0:
-            count = self._divisor(y_true, y_pred, values)
+        if self.reduction not in ("sum", None, "none") and values.ndim > 0:
+            count = self._divisor(y_true, values, sample_weight)
             grad = grad / count if count else np.zeros_like(grad)
         return grad.astype(self.dtype)
 
@@ -592,8 +605,8 @@ class CategoricalCrossentropy(Loss):
 class SparseCategoricalCrossentropy(Loss):
     """keras.losses.SparseCategoricalCrossentropy(from_logits=False, ignore_class=None).
 
-    With ignore_class, "sum_over_batch_size" divides by the number of rows *not* ignored,
-    as Keras does through its loss mask.
+    With ignore_class, "sum_over_batch_size" divides by the number of rows *not* ignored
+    (and "mean_with_sample_weight" by their weights' sum), as Keras does through its loss mask.
     """
 
     fn = staticmethod(sparse_categorical_crossentropy)
@@ -612,12 +625,10 @@ class SparseCategoricalCrossentropy(Loss):
             reduction, name, dtype, from_logits=from_logits, ignore_class=ignore_class, axis=axis
         )
 
-    def _divisor(self, y_true, y_pred, values):
+    def _valid(self, y_true, values):
         if self.fn_kwargs["ignore_class"] is None:
-            return values.size
-        return int(
-            np.sum(np.asarray(y_true).reshape(values.shape) != self.fn_kwargs["ignore_class"])
-        )
+            return None
+        return np.asarray(y_true).reshape(values.shape) != self.fn_kwargs["ignore_class"]
 
 
 # %% chapters/03_losses.ipynb, cell ch03-018-margin

@@ -175,7 +175,9 @@ CLASSES = {
 
 
 @pytest.mark.parametrize("dtype", [None, "float64"])
-@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum", None, "none", "mean"])
+@pytest.mark.parametrize(
+    "reduction", ["sum_over_batch_size", "sum", None, "none", "mean", "mean_with_sample_weight"]
+)
 @pytest.mark.parametrize("label", list(CLASSES))
 def test_class_matches_keras(label, reduction, dtype):
     cls = label.split("_")[0]
@@ -221,9 +223,25 @@ def test_sample_weight_divides_by_count_not_by_sum_of_weights():
     assert float(losses.MeanSquaredError()(y_true, y_pred, sample_weight=w)) == pytest.approx(0.25)
 
 
+@pytest.mark.parametrize(
+    "w", [np.array([1.0, 0.0, 0.0, 0.0]), np.array([[2.0], [0.0], [1.0], [0.0]]), np.float64(3.0)]
+)
+def test_mean_with_sample_weight_divides_by_the_sum_of_the_weights(w):
+    y_true, y_pred = np.zeros((4, 1)), np.array([[1.0], [2.0], [3.0], [4.0]])
+    theirs = L.MeanSquaredError(reduction="mean_with_sample_weight")(y_true, y_pred, w)
+    ours = losses.MeanSquaredError(reduction="mean_with_sample_weight")(y_true, y_pred, w)
+    assert float(ours) == pytest.approx(float(theirs), rel=1e-6)
+    if np.ndim(w) == 1:  # one weight of 1 on the sample with loss 1: the mean is 1, not 1/4
+        assert float(ours) == pytest.approx(1.0)
+
+
 def test_bad_reduction_and_weight_shape_are_rejected():
     with pytest.raises(ValueError, match="reduction"):
         losses.MeanSquaredError(reduction="average")
+    with pytest.raises(ValueError, match="reduction"):  # older tutorials' "auto": gone in Keras 3
+        L.MeanSquaredError(reduction="auto")
+    with pytest.raises(ValueError, match="reduction"):
+        losses.MeanSquaredError(reduction="auto")
     with pytest.raises(ValueError, match=r"sample_weight of shape \(3,\).*\(4,\)"):
         losses.MeanSquaredError()(np.zeros((4, 2)), np.ones((4, 2)), sample_weight=np.ones(3))
 

@@ -117,24 +117,29 @@ def loss_curve(
     return x, loss, slope, xlabel
 
 
-def plot_loss_grid(names=None, ncols: int = 4):
+def plot_loss_grid(names=None, ncols: int = 3):
     """Small multiples: every loss (solid) and its slope (dashed) as one prediction moves."""
     import matplotlib.pyplot as plt
 
     names = list(PATHS) if names is None else names
     nrows = -(-len(names) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.0 * nrows))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.7 * ncols, 2.2 * nrows))
     for ax, name in zip(np.ravel(axes), names):
         x, loss, slope, xlabel = loss_curve(name)
         ax.plot(x, loss, label="loss")
         ax.plot(x, np.clip(slope, -6, 6), "--", label="slope (clipped at ±6)")
         ax.set_title(name.replace("_", " "), fontsize=9)
         ax.set_xlabel(xlabel, fontsize=9)
-        ax.set_ylim(-4, 8)
+        ax.set_ylim(-6.5, 8)  # the clipped slopes (±6) stay in the frame
         ax.tick_params(labelsize=9)
-    for ax in np.ravel(axes)[len(names) :]:
-        ax.set_visible(False)
-    np.ravel(axes)[0].legend(fontsize=9, loc="upper center")
+    handles, labels = np.ravel(axes)[0].get_legend_handles_labels()
+    spare = np.ravel(axes)[len(names) :]
+    for ax in spare:
+        ax.axis("off")
+    if len(spare):  # the legend in an empty panel, off the data
+        spare[0].legend(handles, labels, loc="center")
+    else:
+        fig.legend(handles, labels, loc="lower center", ncol=2)
     fig.tight_layout()
     return fig
 
@@ -158,14 +163,14 @@ def plot_loss_view(
     ax1.set(
         xlabel=xlabel,
         ylabel="per-sample loss",
-        title=f"{name}: largest loss on this path {loss.max():.4g}",
+        title=f"{name}: at most {loss.max():.4g}",
     )
     finite = np.isfinite(slope)
     ax2.plot(x[finite], slope[finite], color="C1")
     ax2.set(
         xlabel=xlabel,
-        ylabel="∂loss/∂x",
-        title=f"slope: from {slope[finite].min():.3g} to {slope[finite].max():.3g}",
+        ylabel="slope along the path",
+        title=f"slope at sampled points: {slope[finite].min():.3g} to {slope[finite].max():.3g}",
     )
     ax2.axhline(0, color="0.6", lw=0.6)
     ax2.set_yscale("symlog", linthresh=1.0)  # slopes near a clipped probability reach 1e7
