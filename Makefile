@@ -36,7 +36,7 @@ endif
 NOTEBOOKS   := $(wildcard chapters/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
 JOBS        ?= 2
 
-.PHONY: help venv vendor system-deps book serve lab execute export exercises grade bench format test test-style test-unit test-notebooks test-portable test-book test-site clean distclean
+.PHONY: help venv venv-nbgrader vendor system-deps book serve lab execute export exercises grade bench format test test-style test-unit test-notebooks test-portable test-book test-site clean distclean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -51,6 +51,28 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 venv: $(STAMP) ## create or update .venv from requirements.txt (automatic for every target)
+
+# nbgrader, for instructors who grade with it (`python -m course nbgrader`, for-instructors.md):
+# its own virtualenv, so requirements.txt (the course and grading environment) stays as it is.
+# pip's resolver finds no conflict with it; these are the packages nbgrader adds, pinned, and
+# everything they share with the course is held to requirements.txt's versions (-c). The kernel
+# nbgrader starts runs in this venv too, so it gets NumPy, matplotlib and `course`.
+NBG_VENV   := .venv-nbgrader
+NBG_PINS   := nbgrader==0.9.6 alembic==1.20.1 mako==1.4.3 notebook==7.6.5 rapidfuzz==3.14.6
+NBG_PKGS   := $(NBG_PINS) numpy matplotlib ipykernel wheel
+NBG_HASH   := $(shell echo '$(NBG_PKGS)' | cat - requirements.txt pyproject.toml | sha256sum)
+NBG_STAMP  := $(NBG_VENV)/.installed-$(shell echo '$(NBG_HASH)' | cut -c1-12)
+
+$(NBG_STAMP): requirements.txt pyproject.toml
+	@test -x $(NBG_VENV)/bin/python || $(PYTHON3) -m venv $(NBG_VENV)
+	$(NBG_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.txt \
+	  $(NBG_PKGS)
+	$(NBG_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+	  --no-build-isolation -e .
+	@rm -f $(NBG_VENV)/.installed-*
+	@touch $@
+
+venv-nbgrader: $(NBG_STAMP) ## create .venv-nbgrader (nbgrader 0.9.6, pinned; make test does it)
 
 $(VENDOR)/.stamp: book/vendor/package-lock.json book/vendor/package.json
 	npm ci --prefix book/vendor --no-audit --no-fund --loglevel=error
@@ -114,7 +136,7 @@ bench: $(STAMP) vendor system-deps ## print a table of install, execution, build
 
 # --- tests -------------------------------------------------------------------------------
 
-test: $(STAMP) vendor system-deps ## the whole suite: style, unit, parity, sync, nbval (here and as another CPU), grader, book, site
+test: $(STAMP) $(NBG_STAMP) vendor system-deps ## the whole suite: style, unit, parity, sync, nbval (here and as another CPU), grader, book, site
 	$(MAKE) --no-print-directory test-style test-unit test-notebooks test-portable test-book test-site
 	@echo "make test: all checks passed"
 

@@ -5,6 +5,8 @@ execute     re-execute changed notebooks in place, storing outputs (--force: all
 exercises   write exercises/ from solutions/ (--check: fail if out of sync)
 grade       grade a folder of submissions (see `python -m course grade --help`)
 merge       merge the gradebooks of several shards
+nbgrader    write the assignments as an nbgrader course folder (source/ + nbgrader_config.py)
+gradescope  build a Gradescope autograder zip for one assignment
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ COMMANDS = {
     "exercises": ("course.build.exercises", "main"),
     "grade": ("course.grading.grade", "grade_main"),
     "merge": ("course.grading.grade", "merge_main"),
+    "nbgrader": ("course.grading.nbgrader", "main"),
+    "gradescope": ("course.grading.gradescope", "main"),
 }
 
 
