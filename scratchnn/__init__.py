@@ -17,6 +17,7 @@ def __getattr__(name):
 
 __all__ = [
     "activations",
+    "convolution",
     "dropout",
     "foundations",
     "initializers",
