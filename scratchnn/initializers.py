@@ -93,8 +93,10 @@ class RandomInitializer(Initializer):
     As in Keras, an initializer seeded with an integer returns the same values on every
     call (it starts a fresh ``np.random.default_rng(seed)`` each time). ``seed=None`` picks
     a seed once, from NumPy's global generator (which ``course.setup`` seeds), where Keras
-    picks it from its own global seed; either way an unseeded instance also repeats itself.
-    Use one instance (or one seed) per layer.
+    draws it from Python's ``random`` module (which ``keras.utils.set_random_seed`` seeds);
+    either way an unseeded instance also repeats itself. Use one instance (or one seed) per
+    layer. (Keras's ``get_config()`` reports ``seed: None`` for such an instance; this one
+    reports the seed it drew.)
     """
 
     def __init__(self, seed=None):
