@@ -240,8 +240,10 @@ def maxout(x, num_units, axis=-1):
     """Maxout (Goodfellow et al., 2013): split ``axis`` (size C) into ``num_units`` contiguous
     groups of C / num_units values and keep each group's maximum.
 
-    Keras 3 has no Maxout layer; this follows the layout of TensorFlow Addons' ``Maxout``
-    (group i is channels i·k … i·k + k − 1, k = C / num_units). Shape: C → num_units on axis.
+    Keras 3 has no Maxout layer. Group i is channels i·k … i·k + k − 1 (k = C / num_units),
+    contiguous as in the paper's code; TensorFlow Addons' ``Maxout`` groups strided channels
+    (j, j + num_units, …) instead, which is the same up to a permutation of the layer before.
+    Shape: C → num_units on axis.
     """
     x = _float(x)
     x = np.moveaxis(x, axis, -1)
