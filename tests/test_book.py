@@ -109,3 +109,15 @@ def test_escaped_underscore_check_can_fail():
     assert not TEXT_WITH_ESCAPED_UNDERSCORE.search(
         r"$\sqrt{6/(\text{fan}_\text{in})}$ and `fan\_in` outside math"
     )
+
+
+def test_jupyterlab_renders_the_books_myst_roles():
+    """`make lab` shows {cite} and {doc} roles rendered: jupyterlab-myst must be installed
+    and compatible with the pinned JupyterLab (4.6 refuses jupyterlab-myst 2.7)."""
+    jupyter = Path(sys.executable).with_name("jupyter")
+    listing = subprocess.run(
+        [str(jupyter), "labextension", "list"], capture_output=True, text=True, timeout=120
+    )
+    lines = (listing.stdout + listing.stderr).splitlines()
+    myst = [line for line in lines if "jupyterlab-myst" in line and "enabled" in line]
+    assert myst and "OK" in myst[0], "\n".join(lines)
