@@ -358,8 +358,8 @@ class ExponentialDecay(LearningRateSchedule):
 
     def milestones(self):
         # Staircase: the first drop happens at step decay_steps. Smooth: it decays from step 1,
-        # and decay_steps is the step at which the rate has fallen by one factor decay_rate.
-        return [self.decay_steps]
+        # and decay_steps is only the unit of the exponent: nothing is "reached" there.
+        return [self.decay_steps] if self.staircase else []
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -429,7 +429,7 @@ class InverseTimeDecay(LearningRateSchedule):
         return self.initial_learning_rate / (1 + self.decay_rate * p)
 
     def milestones(self):
-        return [self.decay_steps]
+        return [self.decay_steps] if self.staircase else []  # smooth: decays from step 1
 
 
 class CosineDecay(LearningRateSchedule):

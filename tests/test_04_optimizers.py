@@ -229,7 +229,10 @@ def test_float32_parameters_stay_float32():
 
 
 class PaperAdam(O.Adam):
-    """Algorithm 1 of Kingma & Ba: bias-corrected m̂, v̂ and ε added to √v̂."""
+    """Algorithm 1 of Kingma & Ba: bias-corrected m̂, v̂ and the paper's ε = 1e-8 added to √v̂."""
+
+    def __init__(self, learning_rate=0.001, epsilon=1e-8):
+        super().__init__(learning_rate, epsilon=epsilon)
 
     def update_step(self, i, g, w, lr):
         t = self.iterations + 1
@@ -378,6 +381,16 @@ def test_check_schedule_rejects_unreached_milestones(schedule, total):
 )
 def test_check_schedule_accepts_schedules_that_complete(schedule, total):
     assert O.check_schedule(schedule, total) == pytest.approx(float(schedule(total - 1)))
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [O.ExponentialDecay(0.01, 10_000, 0.9), O.InverseTimeDecay(0.01, 10_000, 0.5)],
+)
+def test_check_schedule_accepts_a_smooth_decay_longer_than_the_run(schedule):
+    """decay_steps of a smooth decay is the exponent's unit, not a step to reach (Keras's own
+    docstring example decays by 0.9 per 10,000 steps); the rate falls from the first step."""
+    assert O.check_schedule(schedule, 2000) < schedule(0)
 
 
 # ------------------------------------------------------------------ gradients and training

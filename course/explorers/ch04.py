@@ -63,7 +63,7 @@ SURFACES = {
         _quadratic_grad,
         start=(-4.0, 1.0),
         minimum=(0.0, 0.0),
-        xlim=(-4.5, 1.0),
+        xlim=(-4.5, 1.5),  # momentum at 0.02 overshoots to x = 1.18
         ylim=(-1.3, 1.3),
         log_levels=False,
     ),
@@ -122,8 +122,9 @@ def plot_trajectories(paths: dict, surface, ax=None, title: str | None = None):
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.6))
     _contours(ax, surface)
+    styles = ["-", "--", ":", "-.", "-", "--", ":", "-."]  # overlapping paths stay visible
     for k, (label, path) in enumerate(paths.items()):
-        ax.plot(path[:, 0], path[:, 1], "-", color=f"C{k}", lw=1.2, label=label)
+        ax.plot(path[:, 0], path[:, 1], styles[k % 8], color=f"C{k}", lw=1.4, label=label)
     ax.set_title(title or surface.name, fontsize=10)
     return ax
 
