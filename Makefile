@@ -56,9 +56,11 @@ venv: $(STAMP) ## create or update .venv from requirements.txt (automatic for ev
 # its own virtualenv, so requirements.txt (the course and grading environment) stays as it is.
 # pip's resolver finds no conflict with it; these are the packages nbgrader adds, pinned, and
 # everything they share with the course is held to requirements.txt's versions (-c). The kernel
-# nbgrader starts runs in this venv too, so it gets NumPy, matplotlib and `course`.
+# nbgrader starts runs in this venv too, so it gets NumPy, matplotlib and `course`. notebook's
+# version follows requirements.txt's JupyterLab (7.4.x for 4.4.x); to find new pins:
+#   .venv/bin/pip install --dry-run --ignore-installed -c requirements.txt nbgrader==0.9.6
 NBG_VENV   := .venv-nbgrader
-NBG_PINS   := nbgrader==0.9.6 alembic==1.20.1 mako==1.4.3 notebook==7.6.5 rapidfuzz==3.14.6
+NBG_PINS   := nbgrader==0.9.6 alembic==1.20.1 mako==1.4.3 notebook==7.4.7 rapidfuzz==3.14.6
 NBG_PKGS   := $(NBG_PINS) numpy matplotlib ipykernel wheel
 NBG_HASH   := $(shell echo '$(NBG_PKGS)' | cat - requirements.txt pyproject.toml | sha256sum)
 NBG_STAMP  := $(NBG_VENV)/.installed-$(shell echo '$(NBG_HASH)' | cut -c1-12)
