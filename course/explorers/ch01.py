@@ -153,6 +153,42 @@ def plot_layer_histograms(
     return fig
 
 
+def _verdict(s: dict, activation: str) -> str:
+    """One word for what happened to the signal at the last layer."""
+    last = s["act_std"][-1]
+    if last < 1e-2:
+        return "vanishes"
+    if last > 1e2:
+        return "explodes"
+    saturated = np.mean(np.abs(s["activations"][-1]) > 0.99) > 0.5
+    return "saturates" if activation == "tanh" and saturated else "is preserved"
+
+
+def plot_histogram_grid(settings, depth: int = 30, n_panels: int = 4, width: int = 128):
+    """Small multiple of the explorer: one row per (scheme, activation) setting, histograms of
+    ``n_panels`` layers' outputs, each row on one shared x-axis so that shrinking shows."""
+    import matplotlib.pyplot as plt
+
+    picks = np.unique(np.linspace(0, depth - 1, n_panels).round().astype(int))
+    fig, axes = plt.subplots(len(settings), len(picks), figsize=(9, 2.2 * len(settings)))
+    axes = np.atleast_2d(axes)
+    for row, (scheme, activation) in zip(axes, settings):
+        s = signal_through_depth(scheme, activation, depth, width)
+        for ax, layer in zip(row, picks):
+            a = s["activations"][layer].ravel()
+            ax.hist(a, bins=40, color="C0")
+            ax.set_title(f"layer {layer + 1}: std {a.std():.2g}", fontsize=9)
+            ax.set_yticks([])
+            if ax is not row[0]:
+                ax.sharex(row[0])
+        row[0].set_ylabel(f"{scheme}\n{activation}: {_verdict(s, activation)}", fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("layer output")
+    fig.suptitle(f"Layer outputs over {depth} layers, one setting per row")
+    fig.tight_layout()
+    return fig
+
+
 def explore_depth(scheme: str = "Glorot normal", activation: str = "relu", depth: int = 30):
     """Live explorer: pick an init scheme, an activation and a depth; see per-layer histograms.
 
