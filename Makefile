@@ -12,7 +12,7 @@ STAMP   := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha2
 VENDOR  := book/_vendor_static/vendor
 HTML    := _build/html
 
-# Outputs are stored and compared in exactly this environment (see README, "Determinism").
+# Outputs are stored and compared in exactly this environment (README, "Decisions": Environment).
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONHASHSEED := 0
@@ -22,7 +22,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 NBVAL_FLAGS := --nbval --nbval-sanitize-with course/nbval_sanitize.cfg --nbval-cell-timeout 300
 
 # "Another machine" for the portability stage: stored outputs must survive another BLAS kernel,
-# NumPy without its AVX2/AVX-512 loops, and one thread everywhere (README, "Determinism").
+# NumPy without its AVX2/AVX-512 loops, and one thread everywhere (README, "Decisions": `†`).
 # Sandybridge is OpenBLAS's AVX kernel, which any x86-64 machine with AVX runs; ARMV8 the generic
 # Arm one. A feature NumPy does not have on this CPU is ignored, so the list is safe anywhere.
 PORTABLE_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 \
@@ -37,6 +37,7 @@ NOTEBOOKS   := $(wildcard chapters/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipy
 JOBS        ?= 2
 
 .PHONY: help venv venv-nbgrader vendor system-deps book serve lab execute export exercises grade bench format test test-style test-unit test-notebooks test-portable test-book test-site clean distclean
+.PHONY: venv-light lock test-light
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -75,6 +76,41 @@ $(NBG_STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 venv-nbgrader: $(NBG_STAMP) ## create .venv-nbgrader (nbgrader 0.9.6, pinned; make test does it)
+
+# The light student install (README, "Installing on your computer"): the course package with the
+# dependencies pyproject.toml declares and JupyterLab, no TensorFlow, pinned by the universal lock.
+# Made from scratch each time by uv (pinned in requirements.txt; ~10x faster than pip here), so it
+# proves the declared dependencies are enough; `make test-light` runs every solution notebook in it.
+UV          := $(VENV)/bin/uv
+LIGHT_VENV  := .venv-light
+venv-light: $(STAMP) ## create .venv-light from scratch: `pip install -e ".[lab]"`, no TensorFlow
+	rm -rf $(LIGHT_VENV)
+	@start=$$EPOCHREALTIME; \
+	$(UV) venv --quiet --no-python-downloads --python $(PYTHON3) $(LIGHT_VENV); \
+	$(UV) pip install --quiet --python $(LIGHT_VENV)/bin/python -c requirements-universal.txt \
+	  -e ".[lab]"; \
+	echo "venv-light: created in $$(awk "BEGIN {printf \"%.1f\", $$EPOCHREALTIME - $$start}") s"
+	@$(LIGHT_VENV)/bin/python -c 'import importlib.util as u, sys; \
+	  sys.exit(any(u.find_spec(m) for m in ("tensorflow", "keras")))' || \
+	  { echo "venv-light: TensorFlow or Keras got into the light install" >&2; exit 1; }
+
+# The universal lock: the same pins as requirements.txt on Linux, plus what macOS and Windows need
+# (tensorflow there; pywinpty, appnope, colorama), for Python 3.11 (>= 3.11.5) and 3.12.
+# pylock.toml (PEP 751) is the same resolution with every file's name: tests/test_install.py
+# checks offline that each package has a wheel or an sdist for every platform students use.
+# Then each platform is resolved on its own (uv --python-platform), which fails on a missing wheel.
+LOCK_FLAGS  := pyproject.toml --extra dev --universal --python-version 3.11.5 -c requirements.txt \
+               --quiet --custom-compile-command "make lock"
+LOCK_TARGETS := x86_64-unknown-linux-gnu aarch64-apple-darwin x86_64-pc-windows-msvc
+lock: $(STAMP) ## re-resolve requirements-universal.txt, pylock.toml for 3 platforms (network)
+	$(UV) pip compile $(LOCK_FLAGS) -o requirements-universal.txt
+	$(UV) pip compile $(LOCK_FLAGS) -o pylock.toml
+	@for t in $(LOCK_TARGETS); do for v in 3.11.9 3.12.8; do start=$$EPOCHREALTIME; \
+	  $(UV) pip compile --quiet requirements-universal.txt --python-platform $$t --python-version $$v \
+	    -o /dev/null; \
+	  echo "lock: resolves for $$t, Python $$v" \
+	    "($$(awk "BEGIN {printf \"%.1f\", $$EPOCHREALTIME - $$start}") s)"; \
+	done; done
 
 $(VENDOR)/.stamp: book/vendor/package-lock.json book/vendor/package.json
 	npm ci --prefix book/vendor --no-audit --no-fund --loglevel=error
@@ -139,7 +175,8 @@ bench: $(STAMP) vendor system-deps ## print a table of install, execution, build
 # --- tests -------------------------------------------------------------------------------
 
 test: $(STAMP) $(NBG_STAMP) vendor system-deps ## the whole suite: style, unit, parity, sync, nbval (here and as another CPU), grader, book, site
-	$(MAKE) --no-print-directory test-style test-unit test-notebooks test-portable test-book test-site
+	$(MAKE) --no-print-directory test-style test-unit test-light test-notebooks test-portable \
+	  test-book test-site
 	@echo "make test: all checks passed"
 
 test-style: $(STAMP) ## ruff: code formatted, no line over 100 columns (Python files and notebooks)
@@ -151,6 +188,12 @@ format: $(STAMP) ## ruff format the Python files and notebooks (then `make expor
 
 test-unit: $(STAMP) system-deps ## unit, parity, property, sync and grader tests (the grader needs bubblewrap)
 	$(VENV)/bin/pytest tests -m "not site" -n $(JOBS) --dist loadfile -p no:cacheprovider
+
+test-light: venv-light ## every solution notebook under nbval in .venv-light (no TensorFlow)
+	@start=$$EPOCHREALTIME; \
+	$(LIGHT_VENV)/bin/pytest solutions/[0-9][0-9]_*.ipynb $(NBVAL_FLAGS) -p no:cacheprovider -q; \
+	echo "test-light: solutions passed nbval without TensorFlow in" \
+	  "$$(awk "BEGIN {printf \"%.0f\", $$EPOCHREALTIME - $$start}") s"
 
 test-notebooks: $(STAMP) ## strict nbval over chapters/ and solutions/
 	$(VENV)/bin/pytest $(NOTEBOOKS) $(NBVAL_FLAGS) -n $(JOBS) --dist loadfile -p no:cacheprovider -q
@@ -168,5 +211,5 @@ clean: ## remove build outputs (keeps .venv)
 	rm -rf _build book/_vendor_static .pytest_cache .hypothesis
 	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
 
-distclean: clean ## also remove .venv and node_modules
-	rm -rf $(VENV) book/vendor/node_modules
+distclean: clean ## also remove .venv, .venv-light and node_modules
+	rm -rf $(VENV) $(LIGHT_VENV) book/vendor/node_modules
