@@ -9,6 +9,8 @@
   keeps pruned weights exactly 0; the gradients HoldMasks hands the optimizer are 0 at pruned
   weights and pass a finite-difference check; re-applying the mask is what stops an optimizer
   with state from before pruning; fit + HoldMasks ends one SGD epoch where Keras does.
+- A kernel constraint holds the mask as the callback does (the same weights, bit for bit) and
+  still does with steps_per_execution=4, where the callback runs once per chunk of 4 steps.
 - The checks catch the named mistakes (a mask that prunes the largest weights, a fine-tune that
   lets pruned weights regrow, neuron removal that forgets the next layer's kernel): see the tests
   whose names start with ``test_catches_``.
@@ -409,6 +411,89 @@ def test_fit_with_hold_masks_equals_keras_fit_with_the_callback(trained):
     )
     for i, (ours, theirs) in enumerate(zip(net.get_weights(), model.get_weights())):
         parity(theirs, ours, 1e-5, f"weights {i}")
+
+
+class MaskConstraint(keras.constraints.Constraint):
+    """The chapter's kernel constraint: kernel × a fixed 0/1 mask after every optimizer update."""
+
+    def __init__(self, mask):
+        self.mask = np.asarray(mask, dtype=np.float32)
+
+    def __call__(self, w):
+        return w * ops.convert_to_tensor(self.mask, dtype=w.dtype)
+
+
+def constrained_mlp(weights, masks, constraint=MaskConstraint):
+    model = keras.Sequential(
+        [keras.Input((64,))]
+        + [
+            keras.layers.Dense(
+                k.shape[1],
+                activation="relu" if i < len(masks) - 1 else None,
+                kernel_constraint=constraint(m),
+            )
+            for i, (k, m) in enumerate(zip(weights[0::2], masks))
+        ]
+    )
+    model.set_weights([w.astype(np.float32) for w in weights])
+    return model
+
+
+def sgd_fit(model, x, y, callbacks=(), steps_per_execution=1):
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.125),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        steps_per_execution=steps_per_execution,
+    )
+    model.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0, callbacks=list(callbacks))
+    return [ops.convert_to_numpy(w) for w in model.get_weights()]
+
+
+def max_gap(a, b):
+    return max(float(np.abs(u - w).max()) for u, w in zip(a, b))
+
+
+def test_kernel_constraint_equals_the_callback_and_ignores_steps_per_execution(trained):
+    data, weights = trained
+    pruned, masks = prune(weights, "global magnitude", 0.9)
+    x, y = data[0][:512], data[1][:512]  # 8 steps
+    by_callback = sgd_fit(keras_mlp(pruned), x, y, [KerasHoldMasks(masks)])
+    by_constraint = sgd_fit(constrained_mlp(pruned, masks), x, y)
+    assert max_gap(by_callback, by_constraint) == 0.0
+    P.check_mask_held(by_constraint[0::2], masks)
+    chunked = sgd_fit(constrained_mlp(pruned, masks), x, y, steps_per_execution=4)
+    assert max_gap(chunked, by_constraint) < 1e-6
+
+
+def test_callback_runs_once_per_steps_per_execution_chunk(trained):
+    data, weights = trained
+    pruned, masks = prune(weights, "global magnitude", 0.9)
+    x, y = data[0][:512], data[1][:512]  # 8 steps, 2 chunks of 4
+
+    class Count(keras.callbacks.Callback):
+        calls = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            Count.calls += 1
+
+    every_step = sgd_fit(keras_mlp(pruned), x, y, [KerasHoldMasks(masks)])
+    chunked = sgd_fit(keras_mlp(pruned), x, y, [KerasHoldMasks(masks), Count()], 4)
+    assert Count.calls == 2
+    assert max_gap(chunked, every_step) > 1e-3  # the pruned weights trained inside each chunk
+    P.check_mask_held(chunked[0::2], masks)  # …and were zeroed again at the chunk's end
+
+
+def test_catches_a_constraint_that_does_not_mask(trained):
+    data, weights = trained
+    pruned, masks = prune(weights, "global magnitude", 0.9)
+
+    class Identity(MaskConstraint):
+        def __call__(self, w):
+            return w
+
+    kernels = sgd_fit(constrained_mlp(pruned, masks, Identity), data[0][:256], data[1][:256])
+    with pytest.raises(ValueError, match="no longer 0"):
+        P.check_mask_held(kernels[0::2], masks)
 
 
 def test_hold_masks_shape_errors():

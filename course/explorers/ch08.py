@@ -48,15 +48,20 @@ def plot_explorer_view(
     if fig is None:
         fig = plt.figure(figsize=(9, 3.3))
     ax1, ax2 = fig.subplots(1, 2)
-    xs = [100 * r["sparsity"] for r in rows]
+    # every method on one budget: the share of the dense model's non-zero parameters removed
+    # (removing a unit also removes its bias and its row of the next kernel)
+    removed = lambda r: 100 * (1 - r["nonzero"] / dense["nonzero"])  # noqa: E731
+    xs = [removed(r) for r in rows]
     ax1.plot(xs, [r["acc"] for r in rows], "o-", label="pruned")
     ax1.plot(xs, [r["acc_ft"] for r in rows], "s-", label=f"+ fine-tune ({epochs} epochs)")
-    ax1.plot([100 * sparsity], [point["acc_ft"]], "k*", ms=14)
-    ax1.set_xlabel("sparsity (% of weights or units removed)")
+    ax1.plot([removed(point)], [point["acc_ft"]], "k*", ms=14)
+    ax1.set_xlabel("non-zero parameters removed (%)")
     ax1.set_ylabel("test accuracy")
     ax1.set_ylim(0, 1.02)
-    ax1.set_title(f"{method}, {sparsity:.0%}: accuracy {point['acc_ft']:.1%}")
-    ax1.legend()
+    ax1.set_title(
+        f"{method}, {sparsity:.0%} ({removed(point):.0f}% of parameters): {point['acc_ft']:.1%}"
+    )
+    ax1.legend(loc="lower left")
     labels = ["non-zeros", "zipped size", "dense FLOPs"]
     ratios = [
         point["nonzero"] / dense["nonzero"],
