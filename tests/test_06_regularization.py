@@ -490,3 +490,85 @@ def test_short_max_norm_run_on_the_moons():
     )
     assert hist["val_loss"].shape == (5,) and np.all(hist["penalty"] == 0)
     assert all(np.linalg.norm(layer.kernel, axis=0).max() <= 1.0 for layer in model.layers)
+
+
+# ------------------------------------------------------------------ penalties in a custom loop
+
+
+def _tape_setup(l2):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    y = np.sin(x.sum(axis=1, keepdims=True))
+    reg = None if l2 is None else keras.regularizers.L2(l2)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(4, activation="tanh", kernel_regularizer=reg),
+            keras.layers.Dense(1, kernel_regularizer=reg),
+        ]
+    )
+    return model, x, y
+
+
+def _tape_loop(model, x, y, add_penalties, epochs=4, batch_size=4):
+    optimizer = keras.optimizers.SGD(0.125)
+    loss_fn = keras.losses.MeanSquaredError()
+    for _ in range(epochs):
+        for start in range(0, len(x), batch_size):
+            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+            with tf.GradientTape() as tape:
+                loss = loss_fn(yb, model(xb, training=True))
+                if add_penalties:
+                    loss = loss + sum(model.losses)
+            grads = tape.gradient(loss, model.trainable_weights)
+            optimizer.apply_gradients(zip(grads, model.trainable_weights))
+    return np.concatenate([w.ravel() for w in model.get_weights()])
+
+
+def _fit(l2):
+    model, x, y = _tape_setup(l2)
+    model.compile(keras.optimizers.SGD(0.125), "mean_squared_error")
+    model.fit(x, y, batch_size=4, epochs=4, shuffle=False, verbose=0)
+    return np.concatenate([w.ravel() for w in model.get_weights()])
+
+
+def test_custom_loop_drops_penalties_unless_added():
+    """The chapter's §7 claim: loss_fn(y, model(x)) in a GradientTape loop trains the
+    unregularized network; adding sum(model.losses) gives fit's weights."""
+    with_l2, without = _fit(0.05), _fit(None)
+    model, x, y = _tape_setup(0.05)
+    parity(_tape_loop(model, x, y, add_penalties=False), without, 1e-6, "loop without losses")
+    model, x, y = _tape_setup(0.05)
+    fixed = _tape_loop(model, x, y, add_penalties=True)
+    parity(fixed, with_l2, 1e-6, "loop + sum(model.losses) vs fit")
+    with pytest.raises(AssertionError):  # the check can fail: the two trainings differ
+        parity(fixed, without, 1e-6, "regularized vs not")
+
+
+# ------------------------------------------------------------------ the explorer's static twin
+
+
+def test_explorer_grid_one_column_per_setting():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course.explorers.ch06 import plot_explorer_grid
+
+    def train(kind, strength, epochs):
+        np.random.seed(0)
+        model = Sequential([Dense(4, activation="relu"), Dense(1)])
+        model.build((None, 2))
+        if kind == "L1":
+            model.layers[0].kernel[0] = 0.0  # half of the first kernel exactly zero
+        return model, {}
+
+    fig = plot_explorer_grid(train, [("L2", 0.01), ("L1", 0.003), ("none", 0.0)])
+    axes = np.array(fig.axes).reshape(2, 3)
+    titles = [ax.get_title() for ax in axes[0]]
+    assert titles[0].startswith("L2 0.01\n") and titles[2].startswith("no penalty\n")
+    assert axes[1, 1].get_title().startswith("|w| < 1e-3: 33%\n")  # 4 of the 12 kernel weights
+    assert all(ax.get_yscale() == "log" for ax in axes[1])
+    plt.close(fig)

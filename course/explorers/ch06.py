@@ -36,20 +36,17 @@ def plot_boundary(ax, model, x, y, title: str):
 
 
 def plot_weight_histogram(ax, model, title: str):
-    """Histogram of every kernel weight, with the share that is (almost) zero in the legend."""
+    """Histogram of every kernel weight (log counts), with the share that is (almost) zero and
+    the largest |w| in the title (below ``title``; alone on two lines when ``title`` is
+    empty), so that no text covers the bars."""
     w = all_kernels(model)
     ax.hist(w, bins=np.linspace(-1.5, 1.5, 61), color="tab:blue")
+    ax.set_yscale("log")
     ax.set_xlabel("kernel weight")
-    ax.set_ylabel("count")
-    ax.set_title(title)
-    ax.text(
-        0.02,
-        0.95,
-        f"|w| < 1e-3: {np.mean(np.abs(w) < 1e-3):.0%}\nmax |w| = {np.abs(w).max():.2f}",
-        transform=ax.transAxes,
-        va="top",
-        fontsize=9,
-    )
+    ax.set_ylabel("count (log)")
+    small, largest = np.mean(np.abs(w) < 1e-3), np.abs(w).max()
+    stats = f"|w| < 1e-3: {small:.0%}, max |w| {largest:.2f}"
+    ax.set_title(f"{title}\n{stats}" if title else stats.replace(", ", "\n"))
 
 
 def plot_explorer_view(
@@ -78,6 +75,32 @@ def plot_explorer_view(
     return fig
 
 
+def plot_explorer_grid(train, settings, epochs: int = 300):
+    """The explorer's view for a few settings side by side (the site's static twin): one
+    column per (kind, strength), the decision boundary above the kernel-weight histogram.
+
+    train: the chapter's ``train_moons(kind, strength, epochs) -> (model, history)`` (or a
+    lookup of runs already trained the same way); settings: a list of (kind, strength).
+    """
+    import matplotlib.pyplot as plt
+
+    from course.datasets import noisy_moons
+
+    x, y, x_val, y_val = noisy_moons()
+    fig, axes = plt.subplots(2, len(settings), figsize=(2.5 * len(settings), 5.4), squeeze=False)
+    for col, (kind, strength) in enumerate(settings):
+        model, _ = train(kind, strength, epochs)
+        val_acc = np.mean((model.forward(x_val) > 0) == (y_val > 0.5))
+        label = "no penalty" if kind == "none" or strength == 0 else f"{kind} {strength:g}"
+        plot_boundary(axes[0, col], model, x, y, f"{label}\nvalidation {val_acc:.0%}")
+        plot_weight_histogram(axes[1, col], model, "")
+        if col:
+            axes[0, col].set_ylabel("")
+            axes[1, col].set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
 def regularization_explorer(train, kind: str = "L2", strength: float = 0.01, epochs: int = 300):
     """Live explorer: penalty kind × strength → decision boundary and weight histogram.
 
@@ -92,9 +115,14 @@ def regularization_explorer(train, kind: str = "L2", strength: float = 0.01, epo
         min=-5,
         max=1,
         step=0.25,
-        description="strength",
+        description="c (max-norm)" if kind == "max-norm" else "λ",
         continuous_update=False,
     )
+
+    def relabel(change):  # one slider: the penalty's λ, or max-norm's radius c (smaller: stronger)
+        strength_w.description = "c (max-norm)" if change["new"] == "max-norm" else "λ"
+
+    kind_w.observe(relabel, names="value")
     epochs_w = widgets.IntSlider(
         value=epochs, min=50, max=1000, step=50, description="epochs", continuous_update=False
     )
