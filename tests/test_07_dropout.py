@@ -323,3 +323,27 @@ def test_fit_trains_a_sequential_with_dropout_layers_and_mc_passes_differ():
     np.testing.assert_array_equal(model.forward(xv), model.forward(xv))
     still = moons_dropout_mlp(0.0)
     np.testing.assert_array_equal(still.forward(xv, training=True), still.forward(xv))
+
+
+def test_static_explorer_grid_shows_one_panel_per_rate_with_its_best_and_last_loss():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course.explorers.ch07 import plot_rate_grid
+
+    epochs = np.arange(1, 6)
+    histories = {
+        r: {"train_loss": 1.0 / epochs, "val_loss": np.array([0.9, 0.5, 0.4 + r, 0.6, 0.7 + r])}
+        for r in (0.0, 0.3, 0.6, 0.9)
+    }
+    fig = plot_rate_grid(histories, title="t")
+    titles = [ax.get_title() for ax in fig.axes]
+    plt.close(fig)
+    assert titles == [
+        "rate 0: val CE best 0.40, last 0.70",
+        "rate 0.3: val CE best 0.50, last 1.00",
+        "rate 0.6: val CE best 0.50, last 1.30",
+        "rate 0.9: val CE best 0.50, last 1.60",
+    ]

@@ -36,13 +36,11 @@ def plot_curves(axes, train, rate: float, epochs: int):
         f"Final validation loss {final_loss[0.0]:.2f} (rate 0) vs "
         f"{final_loss[rate]:.2f} (rate {rate:g})"
     )
-    ax1.legend(fontsize=9)
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("accuracy")
     ax2.set_title(
         f"Validation accuracy: {finals[0.0]:.1%} (rate 0) vs {finals[rate]:.1%} (rate {rate:g})"
     )
-    ax2.legend(fontsize=9)
 
 
 def plot_explorer_view(train, rate: float = 0.5, epochs: int = 300, fig=None):
@@ -53,8 +51,51 @@ def plot_explorer_view(train, rate: float = 0.5, epochs: int = 300, fig=None):
     import matplotlib.pyplot as plt
 
     if fig is None:
-        fig = plt.figure(figsize=(9.5, 3.4))
-    plot_curves(fig.subplots(1, 2), train, rate, epochs)
+        fig = plt.figure(figsize=(9.5, 3.8))
+    axes = fig.subplots(1, 2)
+    plot_curves(axes, train, rate, epochs)
+    # one legend under both panels, never over the curves
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="upper center", ncol=4, bbox_to_anchor=(0.5, 0.0)
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_rate_grid(histories, rates=(0.0, 0.3, 0.6, 0.9), title=None):
+    """The site's static twin of the explorer: a 2×2 small multiple, one panel per rate, of the
+    training and validation cross-entropy per epoch (rate 0's validation curve dotted in each
+    panel for reference).
+
+    histories: {rate: history} with per-epoch "train_loss" and "val_loss" (dropout off), as
+    the chapter's ``train_dropout`` returns them; every rate in ``rates`` and 0.0 must be there.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(9.5, 6.0), sharex=True, sharey=True)
+    reference = histories[0.0]["val_loss"]
+    for ax, rate in zip(axes.ravel(), rates):
+        hist = histories[rate]
+        ep = np.arange(1, len(hist["val_loss"]) + 1)
+        ax.semilogy(ep, reference, ":", color="0.5", label="validation, rate 0")
+        ax.semilogy(ep, hist["train_loss"], "C0-", label="training")
+        ax.semilogy(ep, hist["val_loss"], "C1-", label="validation")
+        ax.set_title(
+            f"rate {rate:g}: val CE best {hist['val_loss'].min():.2f}, "
+            f"last {hist['val_loss'][-1]:.2f}"
+        )
+    for ax in axes[1]:
+        ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("cross-entropy")
+    fig.legend(
+        *axes[0, 0].get_legend_handles_labels(),
+        loc="upper center",
+        ncol=3,
+        bbox_to_anchor=(0.5, 0.0),
+    )
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
