@@ -314,6 +314,9 @@ def sandbox_env(job_dir: str) -> dict[str, str]:
         "MPLCONFIGDIR": f"{job_dir}/home/mpl",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only nbval and our plugin: faster, smaller
+        # The course package the grader itself runs (bound into the sandbox), even when the
+        # virtualenv's editable install points elsewhere (a Gradescope zip, a checkout in /tmp).
+        "PYTHONPATH": str(ROOT),
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
