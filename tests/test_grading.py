@@ -1132,3 +1132,28 @@ def test_probe_works_with_a_symlinked_virtualenv(tmp_path):
     assert done.stdout.split() == [str(checkout / "course" / "grading" / "sandbox.py"), "bwrap"], (
         done.stderr
     )
+
+
+@pytest.mark.skipif(sandbox.probe()[0] != "bwrap", reason="needs a working bubblewrap")
+def test_probe_refuses_a_checkout_the_sandboxed_user_cannot_read(tmp_path):
+    """A checkout in a mode-700 folder: the sandbox binds it with its own permissions, so the
+    student's user cannot read nbval's sanitize file and every cell would fail, a silent zero.
+    The probe reads that file too, so bwrap is reported as not working, with the reason."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(
+        ROOT / "course", checkout / "course", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    checkout.chmod(0o700)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from course.grading import sandbox; print(sandbox.try_wrapper('bwrap'))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=checkout,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(checkout)},
+    )
+    assert "nbval_sanitize.cfg" in done.stdout, done.stdout + done.stderr

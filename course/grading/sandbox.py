@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from course.paths import ROOT
+from course.paths import ROOT, SANITIZE
 
 NOBODY = 65534
 # As root, each parallel grading slot runs as its own numeric user id (no passwd entry is
@@ -229,9 +229,12 @@ def try_wrapper(kind: str) -> str:
     # Python is no sandbox at all. The version check catches a silent switch to another
     # interpreter (seen when the venv's symlink target is unreachable and the system
     # Python answers instead).
+    # Reading nbval's sanitize file too: a checkout in a mode-700 folder hides it from the
+    # sandboxed user, and every cell would then fail with no word to the student.
     check = (
         f"import sys, course, nbval; assert sys.version == {sys.version!r}, "
-        "'another Python answered: ' + sys.executable + ' ' + sys.version"
+        "'another Python answered: ' + sys.executable + ' ' + sys.version; "
+        f"open({str(SANITIZE)!r}).close()"
     )
     try:
         done = subprocess.run(
@@ -240,6 +243,7 @@ def try_wrapper(kind: str) -> str:
             timeout=60,
             cwd="/",
             stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},  # as grading runs it (grade.py)
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         return f"{type(err).__name__}: {err}"
