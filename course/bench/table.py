@@ -3,7 +3,8 @@
 Measures, on this machine: installing requirements.txt into a fresh virtualenv (pip's
 cache warm, as on any second install), executing each notebook in a fresh kernel, the
 book build cold and with nothing changed, each stage of the test suite, the grader, and
-chapter 04's row: the from-scratch MLP vs Keras `fit`, seconds per epoch and their ratio.
+chapter 04's row: the from-scratch MLP vs Keras `fit`, seconds per epoch and their ratio, and
+chapter 09's: the digits CNN in NumPy vs Keras `fit` per epoch and the NumPy Conv2D's GFLOP/s.
 Nothing here is asserted: budgets are read from the table, never from timed tests.
 A stage that fails becomes a row that says so ("failed …"), and the next stage still runs;
 the exit status is 1 when any row failed, after the whole table is printed.
@@ -20,6 +21,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from course.bench.convolution import bench_convolution
 from course.bench.optimizers import bench_optimizers
 from course.build.execute import DEFAULT_GLOBS, KERNEL_ARGS, ROOT, apply_kernel_env
 
@@ -134,6 +136,7 @@ STAGES = {
     "install": lambda: [bench_install()],
     "notebooks": lambda: bench_notebooks(),
     "optimizers (chapter 04)": lambda: bench_optimizers(),
+    "convolution (chapter 09)": lambda: bench_convolution(),
     "book": lambda: bench_book(),
     "tests": lambda: bench_tests(),
     "grader": lambda: bench_grader(),
