@@ -405,3 +405,75 @@ def test_small_cnn_has_keras_gradients():
     for a, b in zip(ours.grads, expected):
         parity(a, b, 1e-10)
     parity(flat(ours.get_weights()), flat(twin.get_weights()), 1e-12)  # moving statistics too
+
+
+# --- the explorer's geometry (course/explorers/ch09.py) ------------------------------------------
+
+EXPLORER_SETTINGS = [
+    (k, s, padding, p)
+    for k in (1, 2, 3, 5)
+    for s in (1, 2, 3)
+    for padding in ("valid", "same")
+    for p in (1, 2, 3)
+]
+
+
+def pooled_rows_seen(size, kernel_size, strides, padding, pool_size):
+    """For each pooled output row, the input rows whose change reaches it (brute force):
+    an all-ones kernel on a positive image, then a large bump on one input row at a time."""
+    conv = C.Conv2D(1, kernel_size, strides=strides, padding=padding, use_bias=False)
+    conv.set_weights([np.ones((kernel_size, kernel_size, 1, 1))])
+    pool = C.MaxPooling2D(pool_size, padding="same")
+    x = RNG.uniform(1, 2, size=(1, size, 5, 1))
+    base = pool.forward(conv.forward(x))[0, :, :, 0]
+    seen = [[] for _ in range(base.shape[0])]
+    for r in range(size):
+        bumped = x.copy()
+        bumped[0, r] += 1e3
+        changed = (pool.forward(conv.forward(bumped))[0, :, :, 0] != base).any(axis=1)
+        for i in np.flatnonzero(changed):
+            seen[i].append(r)
+    return base.shape[0], seen
+
+
+@pytest.mark.parametrize("setting", EXPLORER_SETTINGS)
+def test_explorer_geometry_matches_brute_force(setting):
+    """Output sizes, the receptive field of a pooled unit, the first unit's (padded
+    coordinates) and the jump between neighbours, as the explorer prints them."""
+    from course.explorers.ch09 import conv_geometry
+
+    size = 23
+    g = conv_geometry(size, *setting)
+    pooled, seen = pooled_rows_seen(size, *setting)
+    assert g["pooled"] == pooled
+    assert g["conv"] == C.conv_output_length(size, setting[0], setting[1], setting[2])[0]
+    spans = [(rows[0], rows[-1]) for rows in seen]  # with gaps when the stride exceeds k
+    # the middle unit, away from both borders, spans k + (p - 1)·s rows; its neighbour's span
+    # starts s·p rows further on
+    mid = len(spans) // 2
+    assert spans[mid][1] - spans[mid][0] + 1 == g["receptive field"]
+    if mid + 1 < len(spans):
+        assert spans[mid + 1][0] - spans[mid][0] == g["jump"]
+    # the top-left unit, in padded coordinates (its rows of zeros count)
+    before = g["pads"][0]
+    assert spans[0][1] + before + 1 == g["first pooled unit"]
+
+
+def test_explorer_geometry_check_can_fail():
+    """The brute force sees the difference when the stride is left out of the formula."""
+    size, setting = 23, (3, 2, "valid", 3)
+    _, seen = pooled_rows_seen(size, *setting)
+    mid = seen[len(seen) // 2]
+    k, s, _, p = setting
+    assert mid[-1] - mid[0] + 1 == k + (p - 1) * s != k + (p - 1)
+
+
+def test_explorer_maps_have_the_printed_shapes():
+    from course.explorers.ch09 import conv_geometry, conv_maps
+
+    image = RNG.uniform(0, 16, size=(8, 8))
+    for setting in EXPLORER_SETTINGS:
+        g = conv_geometry(8, *setting)
+        response, pooled = conv_maps(image, *setting)
+        assert response.shape == (g["conv"], g["conv"]) and pooled.shape == (g["pooled"],) * 2
+        assert response.min() >= 0
