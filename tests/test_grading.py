@@ -140,6 +140,25 @@ return grad""",
         all_ids - {"dense_forward_hidden"},
     )
 
+    # Reads the rebuilt notebook (hidden tests included) and raises with its text, which
+    # the visible test's failure message would carry into the feedback. The grader deletes
+    # the file once nbval has read it, so there is nothing to read and every test passes.
+    add(
+        "reads_the_notebook",
+        student(
+            {
+                "dense_forward": replace_body(
+                    "dense_forward",
+                    """
+import glob, os
+for name in glob.glob("*.ipynb") + glob.glob(os.path.join(os.environ["HOME"], "..", "*.ipynb")):
+    raise RuntimeError(open(name).read())
+return x @ kernel + bias""",
+                )
+            }
+        ),
+        all_ids,
+    )
     add(
         "infinite_loop",
         student({"dense_forward": replace_body("dense_forward", "while True:\n    pass")}),
@@ -398,6 +417,7 @@ CASE_NAMES = [
     "three_bugs",
     "edited_tests",
     "hardcoded",
+    "reads_the_notebook",
     "infinite_loop",
     "os_exit",
     "segfault",

@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -95,6 +96,15 @@ def pytest_configure(config):
         _out = os.fdopen(int(fd), "w", encoding="ascii", closefd=True)
     _patch_nbval_await_reply()
     _emit({"event": "start"})
+
+
+def pytest_collection_finish(session):
+    """nbval has read the rebuilt notebook: delete it before any student code runs, so that a
+    solution cell cannot read the hidden tests from the file. (Each hidden test still reaches
+    the student's kernel when it runs; the file held all of them from the first cell on.)"""
+    for path in {Path(str(item.fspath)) for item in session.items}:
+        if path.suffix == ".ipynb":
+            path.unlink(missing_ok=True)
 
 
 def _cell_of(item):
