@@ -560,3 +560,29 @@ def test_catches_neuron_removal_that_forgets_the_next_kernel():
             r".*slice the next layer's rows",
         ):
             check()
+
+
+def test_static_explorer_grid_puts_every_method_on_the_parameter_axis():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course.explorers.ch08 import plot_methods_grid
+
+    def row(method, s, nonzero, acc):
+        return dict(
+            method=method, sparsity=s, acc=acc, acc_ft=acc, nonzero=nonzero, kb=10.0, flops=100
+        )
+
+    rows = [
+        row("global magnitude", 0.0, 1000, 0.97),
+        row("global magnitude", 0.9, 100, 0.95),
+        row("neuron norm", 0.0, 1000, 0.97),
+        row("neuron norm", 0.9, 20, 0.60),
+    ]
+    fig = plot_methods_grid(rows, 0.9)
+    titles = [ax.get_title() for ax in fig.axes]
+    plt.close(fig)
+    assert titles[0] == "global magnitude, 90% (90% of parameters): 95.0%"
+    assert titles[2] == "neuron norm, 90% (98% of parameters): 60.0%"

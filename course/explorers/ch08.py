@@ -29,25 +29,13 @@ def npz_kb(weights) -> float:
     return buf.getbuffer().nbytes / 1000
 
 
-def plot_explorer_view(
-    sweep_fn, sparsity: float = 0.9, method: str = "global magnitude", epochs: int = 5, fig=None
-):
-    """The explorer's view: accuracy vs sparsity with the chosen point (left), size and FLOPs
-    (right).
-
-    sweep_fn(methods=, sparsities=, epochs=) -> rows: the chapter's ``sweep`` with its trained
-    weights bound (one dict per sparsity with "sparsity", "acc", "acc_ft", "nonzero", "kb",
-    "flops").
+def _draw_view(ax1, ax2, rows, sparsity, method, epochs, legend=True):
+    """One setting of the explorer on two axes: accuracy against the share of non-zero
+    parameters removed, with the chosen point starred (ax1); non-zeros, zipped size and dense
+    FLOPs as fractions of the dense model (ax2). rows: one method's sweep rows, sparsity 0 first.
     """
-    import matplotlib.pyplot as plt
-
-    grid = sorted(set(SPARSITIES) | {sparsity})
-    rows = sweep_fn(methods=(method,), sparsities=grid, epochs=epochs)
     point = next(r for r in rows if r["sparsity"] == sparsity)
     dense = rows[0]
-    if fig is None:
-        fig = plt.figure(figsize=(9, 3.3))
-    ax1, ax2 = fig.subplots(1, 2)
     # every method on one budget: the share of the dense model's non-zero parameters removed
     # (removing a unit also removes its bias and its row of the next kernel)
     removed = lambda r: 100 * (1 - r["nonzero"] / dense["nonzero"])  # noqa: E731
@@ -61,7 +49,8 @@ def plot_explorer_view(
     ax1.set_title(
         f"{method}, {sparsity:.0%} ({removed(point):.0f}% of parameters): {point['acc_ft']:.1%}"
     )
-    ax1.legend(loc="lower left")
+    if legend:
+        ax1.legend(loc="lower left")
     labels = ["non-zeros", "zipped size", "dense FLOPs"]
     ratios = [
         point["nonzero"] / dense["nonzero"],
@@ -74,6 +63,44 @@ def plot_explorer_view(
     ax2.set_ylim(0, 1.15)
     ax2.set_ylabel("fraction of the dense model")
     ax2.set_title(f"size after pruning ({point['kb']:.1f} KB compressed)")
+
+
+def plot_explorer_view(
+    sweep_fn, sparsity: float = 0.9, method: str = "global magnitude", epochs: int = 5, fig=None
+):
+    """The explorer's view: accuracy vs parameters removed with the chosen point (left), size
+    and FLOPs (right).
+
+    sweep_fn(methods=, sparsities=, epochs=) -> rows: the chapter's ``sweep`` with its trained
+    weights bound (one dict per sparsity with "sparsity", "acc", "acc_ft", "nonzero", "kb",
+    "flops").
+    """
+    import matplotlib.pyplot as plt
+
+    grid = sorted(set(SPARSITIES) | {sparsity})
+    rows = sweep_fn(methods=(method,), sparsities=grid, epochs=epochs)
+    if fig is None:
+        fig = plt.figure(figsize=(9, 3.3))
+    ax1, ax2 = fig.subplots(1, 2)
+    _draw_view(ax1, ax2, rows, sparsity, method, epochs)
+    fig.tight_layout()
+    return fig
+
+
+def plot_methods_grid(rows, sparsity: float = 0.9, epochs: int = 5, title=None):
+    """The site's static twin of the explorer: the explorer's view for every method at one
+    sparsity, one row per method (a small multiple), from rows the chapter's ``sweep`` already
+    computed (each dict also has "method"; every method needs sparsity 0 and ``sparsity``).
+    """
+    import matplotlib.pyplot as plt
+
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    fig, axes = plt.subplots(len(methods), 2, figsize=(9.5, 3.0 * len(methods)))
+    for (ax1, ax2), method in zip(axes, methods):
+        mine = sorted((r for r in rows if r["method"] == method), key=lambda r: r["sparsity"])
+        _draw_view(ax1, ax2, mine, sparsity, method, epochs, legend=method == methods[0])
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
