@@ -1156,14 +1156,14 @@ def test_probe_works_with_a_symlinked_virtualenv(tmp_path):
 
 @pytest.mark.skipif(sandbox.probe()[0] != "bwrap", reason="needs a working bubblewrap")
 def test_probe_refuses_a_checkout_the_sandboxed_user_cannot_read(tmp_path):
-    """A checkout in a mode-700 folder: the sandbox binds it with its own permissions, so the
-    student's user cannot read nbval's sanitize file and every cell would fail, a silent zero.
-    The probe reads that file too, so bwrap is reported as not working, with the reason."""
+    """A checkout the sandboxed user cannot read (a mode-700 folder, here just nbval's
+    sanitize file): every cell would fail, a silent zero. The probe reads that file too, so
+    bwrap is reported as not working, with the reason."""
     checkout = tmp_path / "checkout"
     shutil.copytree(
         ROOT / "course", checkout / "course", ignore=shutil.ignore_patterns("__pycache__")
     )
-    checkout.chmod(0o700)
+    (checkout / "course" / "nbval_sanitize.cfg").chmod(0o600)  # root's only
     done = subprocess.run(
         [
             sys.executable,
@@ -1176,4 +1176,6 @@ def test_probe_refuses_a_checkout_the_sandboxed_user_cannot_read(tmp_path):
         timeout=120,
         env={**os.environ, "PYTHONPATH": str(checkout)},
     )
-    assert "nbval_sanitize.cfg" in done.stdout, done.stdout + done.stderr
+    assert "Permission denied" in done.stdout and "nbval_sanitize.cfg" in done.stdout, (
+        done.stdout + done.stderr
+    )
