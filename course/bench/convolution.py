@@ -67,17 +67,13 @@ def time_numpy_cnn(epochs: int, data) -> float:
     """Seconds per epoch of scratchnn's ``fit`` (Adam, batch 32, one BLAS thread)."""
     from threadpoolctl import threadpool_limits
 
+    from course.bench.optimizers import time_scratch_fit
     from scratchnn.losses import SparseCategoricalCrossentropy
-    from scratchnn.optimizers import Adam, fit
 
     x, y = data
     loss = SparseCategoricalCrossentropy(dtype="float64")
     with threadpool_limits(limits=1, user_api="blas"):
-        fit(_numpy_cnn(), x, y, loss, Adam(), epochs=1)
-        model = _numpy_cnn()
-        start = time.perf_counter()
-        fit(model, x, y, loss, Adam(), epochs=epochs)
-    return (time.perf_counter() - start) / epochs
+        return time_scratch_fit(_numpy_cnn, x, y, loss, epochs)
 
 
 def time_keras_cnn(epochs: int, data) -> float:

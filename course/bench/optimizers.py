@@ -31,18 +31,25 @@ def _numpy_mlp():
     return model
 
 
-def time_numpy(epochs: int, data) -> float:
-    """Seconds per epoch of scratchnn's ``fit`` with its Adam (after a 1-epoch warm-up)."""
-    from scratchnn.losses import SparseCategoricalCrossentropy
+def time_scratch_fit(make_model, x, y, loss, epochs: int) -> float:
+    """Seconds per epoch of scratchnn's ``fit`` with its Adam on a fresh ``make_model()``,
+    after a 1-epoch warm-up on another one."""
     from scratchnn.optimizers import Adam, fit
 
-    x, y, _, _ = data
-    loss = SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
-    fit(_numpy_mlp(), x, y, loss, Adam(), epochs=1)
-    model = _numpy_mlp()
+    fit(make_model(), x, y, loss, Adam(), epochs=1)
+    model = make_model()
     start = time.perf_counter()
     fit(model, x, y, loss, Adam(), epochs=epochs)
     return (time.perf_counter() - start) / epochs
+
+
+def time_numpy(epochs: int, data) -> float:
+    """Seconds per epoch of scratchnn's ``fit`` with its Adam (after a 1-epoch warm-up)."""
+    from scratchnn.losses import SparseCategoricalCrossentropy
+
+    x, y, _, _ = data
+    loss = SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
+    return time_scratch_fit(_numpy_mlp, x, y, loss, epochs)
 
 
 def time_keras(epochs: int, data) -> float:

@@ -136,18 +136,7 @@ def plot_layer_histograms(
         ax.set_xlabel("activation")
         ax.tick_params(labelsize=9)
     axes[0].set_ylabel("count")
-    last = s["act_std"][-1]
-    verdict = (
-        "vanishes"
-        if last < 1e-2
-        else "explodes"
-        if last > 1e2
-        else (
-            "saturates"
-            if activation == "tanh" and np.mean(np.abs(s["activations"][-1]) > 0.99) > 0.5
-            else "is preserved"
-        )
-    )
+    verdict = _verdict(s, activation)
     fig.suptitle(f"{scheme}, {activation}, {depth} layers: the signal {verdict}", fontsize=10)
     fig.tight_layout()
     return fig
