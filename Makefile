@@ -209,7 +209,7 @@ test-site: $(STAMP) system-deps ## every built page in headless Chromium from fi
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf _build book/_vendor_static .pytest_cache .hypothesis
-	find . -name __pycache__ -not -path './.venv/*' -prune -exec rm -rf {} +
+	find . -name __pycache__ -not -path './.venv*' -prune -exec rm -rf {} +
 
-distclean: clean ## also remove .venv, .venv-light and node_modules
-	rm -rf $(VENV) $(LIGHT_VENV) book/vendor/node_modules
+distclean: clean ## also remove .venv, .venv-light, .venv-nbgrader and node_modules
+	rm -rf $(VENV) $(LIGHT_VENV) $(NBG_VENV) book/vendor/node_modules
