@@ -131,6 +131,23 @@ def get_activation(activation):
     return known[activation]
 
 
+def initial_array(initializer, shape):
+    """A float64 array of ``shape`` from an initializer: "zeros", "glorot_uniform" (above),
+    any other Keras name chapter 01 defines ("he_normal", …), or a callable shape → array
+    such as ``scratchnn.initializers.HeNormal(seed=0)`` or a Keras initializer."""
+    if isinstance(initializer, str) and initializer in ("zeros", "glorot_uniform"):
+        return np.zeros(shape) if initializer == "zeros" else glorot_uniform(shape)
+    if isinstance(initializer, str):  # chapter 01's table of names
+        from scratchnn.initializers import get
+
+        initializer = get(initializer)
+    try:  # scratchnn's and Keras's initializers default to float32: ask for float64
+        values = initializer(shape, dtype="float64")
+    except TypeError:  # a plain function of the shape
+        values = initializer(shape)
+    return np.asarray(values, dtype=np.float64)
+
+
 class Dense(Layer):
     """A fully connected layer, y = activation(x @ kernel + bias), mirroring keras.layers.Dense.
 
@@ -160,19 +177,9 @@ class Dense(Layer):
     def build(self, input_shape):
         """Create kernel (fan_in, units) and bias (units,) for inputs (batch, fan_in)."""
         shape = (int(input_shape[-1]), self.units)
-        init = self.kernel_initializer
-        if init == "glorot_uniform":
-            self.kernel = glorot_uniform(shape)
-        elif init == "zeros":
-            self.kernel = np.zeros(shape)
-        else:  # any callable shape -> array, e.g. scratchnn.initializers.HeNormal(seed=0)
-            self.kernel = np.asarray(init(shape), dtype=np.float64)
+        self.kernel = initial_array(self.kernel_initializer, shape)
         if self.use_bias:
-            self.bias = (
-                np.zeros(self.units)
-                if self.bias_initializer == "zeros"
-                else np.asarray(self.bias_initializer((self.units,)), dtype=np.float64)
-            )
+            self.bias = initial_array(self.bias_initializer, (self.units,))
         return super().build(input_shape)
 
     def compute_output_shape(self, input_shape):
@@ -282,10 +289,17 @@ class Sequential(Layer):
         return [w for layer in self.layers for w in layer.weights]
 
     def set_weights(self, weights):
-        """Load a list like keras_model.get_weights(). An unbuilt model is built first: the
-        first array's first axis is the input width (a Dense kernel's fan_in, or the feature
-        count of a BatchNormalization's gamma)."""
+        """Load a list like keras_model.get_weights(). An unbuilt model that starts on flat
+        inputs is built first: the first array's first axis is the input width (a Dense
+        kernel's fan_in, or the feature count of a BatchNormalization's gamma)."""
         if not self.built:
+            if np.ndim(weights[0]) > 2:  # e.g. a Conv2D kernel: the image size is not in it
+                raise ValueError(
+                    "Sequential.set_weights: build the model first, e.g. "
+                    "model.build((None, 8, 8, 1)) or one forward pass: the input shape of a "
+                    f"model whose first weights have shape {np.shape(weights[0])} cannot be "
+                    "read from them"
+                )
             self.build((None, np.shape(weights[0])[0]))
         weights = list(weights)
         expected = sum(len(layer.weights) for layer in self.layers)

@@ -399,3 +399,48 @@ def test_dense_takes_any_chapter_02_activation_or_a_pair():
     np.testing.assert_array_equal(
         by_pair.backward(np.ones_like(y)), by_name.backward(np.ones_like(y))
     )
+
+
+def test_dense_takes_an_initializer_by_name_instance_or_function_in_float64():
+    """Dense(kernel_initializer=…) as in Keras: a name chapter 01 defines, an initializer
+    instance (asked for float64, not rounded through its float32 default), or a function."""
+    from scratchnn.initializers import HeNormal
+
+    shape = (6, 4)
+    by_instance = Dense(4, kernel_initializer=HeNormal(seed=3))
+    by_instance.build((None, 6))
+    np.testing.assert_array_equal(by_instance.kernel, HeNormal(seed=3)(shape, dtype="float64"))
+    assert by_instance.kernel.dtype == np.float64
+    rounded = by_instance.kernel.astype(np.float32).astype(np.float64)
+    assert np.abs(by_instance.kernel - rounded).max() > 0  # real float64 draws
+
+    by_name = Dense(4, kernel_initializer="he_normal", bias_initializer="ones")
+    by_name.build((None, 6))
+    assert by_name.kernel.shape == shape and np.all(by_name.bias == 1.0)
+    by_function = Dense(4, kernel_initializer=lambda s: np.full(s, 0.5))
+    by_function.build((None, 6))
+    assert np.all(by_function.kernel == 0.5)
+    with pytest.raises(ValueError, match="unknown initializer 'he_nromal'"):
+        Dense(4, kernel_initializer="he_nromal").build((None, 6))
+
+
+def test_dense_takes_a_keras_initializer_in_float64():
+    keras = pytest.importorskip("keras")
+    layer = Dense(4, kernel_initializer=keras.initializers.GlorotNormal(seed=1))
+    layer.build((None, 6))
+    expected = keras.initializers.GlorotNormal(seed=1)((6, 4), dtype="float64")
+    np.testing.assert_array_equal(layer.kernel, np.asarray(expected))
+
+
+def test_set_weights_on_an_unbuilt_image_model_asks_for_the_input_shape():
+    """A Conv2D kernel (kh, kw, c_in, filters) does not say the image size: the error says
+    to build first instead of guessing a flat input from the kernel's first axis."""
+    from scratchnn.convolution import Conv2D, Flatten
+
+    weights = [np.zeros((3, 3, 1, 2)), np.zeros(2), np.zeros((32, 1)), np.zeros(1)]
+    model = Sequential([Conv2D(2, 3), Flatten(), Dense(1)])
+    with pytest.raises(ValueError, match=r"build the model first.*\(3, 3, 1, 2\)"):
+        model.set_weights(weights)
+    model.build((None, 6, 6, 1))  # 4×4 maps after a valid 3×3 conv: 32 features
+    model.set_weights(weights)
+    assert model.layers[2].kernel.shape == (32, 1)
