@@ -477,3 +477,95 @@ def test_explorer_maps_have_the_printed_shapes():
         response, pooled = conv_maps(image, *setting)
         assert response.shape == (g["conv"], g["conv"]) and pooled.shape == (g["pooled"],) * 2
         assert response.min() >= 0
+
+
+# --- pruning whole filters (the chapter's §5) -------------------------------------------------
+
+
+def _two_block_cnn(filters):
+    """Conv → BN → ReLU → MaxPool(3, same), twice, → Flatten → Dense(3): the chapter's layout on
+    7×7 inputs (the second pooling leaves 1×1 maps, so Dense has one row per channel)."""
+    layers = [C.Rescaling(0.5)]
+    for f in filters:
+        layers += [
+            C.Conv2D(f, 3, padding="same"),
+            BatchNormalization(),
+            Activation("relu"),
+            C.MaxPooling2D(3, padding="same"),
+        ]
+    model = Sequential(layers + [C.Flatten(), Dense(3)])
+    model.build((None, 7, 7, 2))
+    return model
+
+
+def _random_weights(model):
+    """Every weight random, the BN's γ, β and moving statistics included (variance > 0)."""
+    weights = [RNG.normal(size=np.shape(w)) for w in model.get_weights()]
+    for i in (5, 11):  # the two moving variances
+        weights[i] = RNG.uniform(0.5, 2.0, size=weights[i].shape)
+    return weights
+
+
+def _remove(weights, drop):
+    """The chapter's remove_filters: kernel slice, bias, γ, β, moving statistics and the next
+    layer's input slice of each dropped filter."""
+    w = [np.array(a) for a in weights]
+    for block, d in enumerate(drop):
+        i = 6 * block
+        keep = np.setdiff1d(np.arange(w[i].shape[3]), d)
+        w[i] = w[i][..., keep]
+        w[i + 1 : i + 6] = [a[keep] for a in w[i + 1 : i + 6]]
+        if block == 0:
+            w[6] = w[6][:, :, keep]
+        else:
+            w[12] = w[12][keep]
+    return w
+
+
+def _mask(weights, drop, bn=True):
+    w = [np.array(a) for a in weights]
+    for block, d in enumerate(drop):
+        i = 6 * block
+        w[i][..., d], w[i + 1][d] = 0.0, 0.0
+        if bn:
+            w[i + 2][d], w[i + 3][d] = 0.0, 0.0
+    return w
+
+
+def _outputs(weights, x):
+    model = _two_block_cnn((weights[0].shape[3], weights[6].shape[3]))
+    model.set_weights(weights)
+    return model.forward(x)
+
+
+def test_removing_filters_equals_silencing_them_kernel_bias_gamma_and_beta():
+    weights = _random_weights(_two_block_cnn((6, 5)))
+    x = RNG.normal(size=(4, 7, 7, 2))
+    drop = [np.array([0, 3, 4]), np.array([1, 4])]
+    small = _remove(weights, drop)
+    assert [small[0].shape[3], small[6].shape[3], small[6].shape[2], small[12].shape[0]] == [
+        3,
+        3,
+        3,
+        3,
+    ]
+    parity(_outputs(small, x), _outputs(_mask(weights, drop), x), 1e-12, "removed vs masked")
+
+
+def test_a_kernel_mask_alone_does_not_silence_a_filter_before_batch_normalization():
+    """The parity above can fail: without γ and β zeroed, the BN keeps the channel alive."""
+    weights = _random_weights(_two_block_cnn((6, 5)))
+    x = RNG.normal(size=(4, 7, 7, 2))
+    drop = [np.array([0, 3, 4]), np.array([1, 4])]
+    small = _outputs(_remove(weights, drop), x)
+    assert np.abs(small - _outputs(_mask(weights, drop, bn=False), x)).max() > 1e-3
+    with pytest.raises(AssertionError):
+        parity(small, _outputs(_mask(weights, drop, bn=False), x), 1e-12)
+
+
+def test_forgetting_the_next_layers_input_slice_is_an_error():
+    weights = _random_weights(_two_block_cnn((6, 5)))
+    w = _remove(weights, [np.array([0]), np.array([], dtype=int)])
+    w[6] = weights[6]  # the second convolution still expects 6 input channels
+    with pytest.raises(ValueError):
+        _outputs(w, RNG.normal(size=(1, 7, 7, 2)))
