@@ -3,6 +3,7 @@
 export      write cells tagged `export` to scratchnn/ (--check: fail if out of sync)
 execute     re-execute changed notebooks in place, storing outputs (--force: all)
 exercises   write exercises/ from solutions/ (--check: fail if out of sync)
+bootstrap   write the hosted-launch install guard into the notebooks (--check: fail if stale)
 grade       grade a folder of submissions (see `python -m course grade --help`)
 merge       merge the gradebooks of several shards
 nbgrader    write the assignments as an nbgrader course folder (source/ + nbgrader_config.py)
@@ -18,6 +19,7 @@ COMMANDS = {
     "export": ("course.build.export", "main"),
     "execute": ("course.build.execute", "main"),
     "exercises": ("course.build.exercises", "main"),
+    "bootstrap": ("course.build.bootstrap", "main"),
     "grade": ("course.grading.grade", "grade_main"),
     "merge": ("course.grading.grade", "merge_main"),
     "nbgrader": ("course.grading.nbgrader", "main"),
