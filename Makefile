@@ -44,9 +44,18 @@ help: ## list the targets
 
 # --- environment -------------------------------------------------------------------------
 
+# uv installs requirements.txt far faster than pip (make bench, warm caches: uv ~2 s, pip ~70 s).
+# uv is itself a pin of requirements.txt, so pip installs that one pin first. INSTALLER=pip: pip only
+# (uv reads no pip.conf: a pip-only index or proxy setup needs it).
+INSTALLER ?= uv
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON3) -m venv $(VENV)
+ifeq ($(INSTALLER),uv)
+	$(PY) -m pip install --quiet --disable-pip-version-check $$(grep -E '^uv==' requirements.txt)
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -r requirements.txt
+else
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+endif
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
