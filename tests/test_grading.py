@@ -927,6 +927,73 @@ def test_sandboxed_python_cannot_import_a_hidden_library(tmp_path):
     assert done.stdout.strip() == "blocked", done.stderr
 
 
+# Throughput: start-up is most of a grading run's CPU ---------------------------------------
+
+KERNEL_CHECK = (
+    "import sys\n"
+    "from course.testing import check_true\n"
+    'check_true("the grading kernel", sys.modules.get("debugpy", 0) is None and '
+    'not get_ipython().history_manager.enabled, "ipykernel_launcher ran this notebook")\n'
+)
+
+
+def test_submissions_run_in_the_grading_kernel(tmp_path):
+    """course/grading/kernel.py: no debugger (debugpy's import and its `uname` subprocess) and
+    no history database, ~0.1 s of CPU per submission."""
+    solution = tiny_canonical(tmp_path)
+    nb = nbformat.read(solution, as_version=4)
+    grading = {"id": "grading_kernel", "points": 1}
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            KERNEL_CHECK, id="kernel", metadata={"tags": ["test"], "grading": grading}
+        )
+    )
+    nbformat.write(nb, solution)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    shutil.copyfile(solution, subs / "honest.ipynb")
+    done = run_grade(solution, subs, "--out", out, "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
+        row = next(csv.DictReader(fh))
+    assert row["grading_kernel"] == "1", (out / "logs" / "honest.log").read_text()
+    assert row["total"] == "2"
+
+
+MODULES_PROBE = """
+import json, sys
+def pytest_collection_finish(session):
+    loaded = [name for name, module in sys.modules.items() if module is not None]
+    with open("modules.json", "w") as fh:
+        json.dump(loaded, fh)
+"""
+
+
+def test_the_sandboxed_pytest_imports_only_what_grading_uses(tmp_path):
+    """The pytest process (plugin.py run as a script) never imports the course package and
+    NumPy, nbval's coverage support, jsonschema's unused format checkers or a debugger.
+    Collection only: no kernel starts, no student code runs. A conftest.py in the work folder
+    lists the modules loaded by then."""
+    from course.grading import plugin
+
+    shutil.copyfile(SOLUTION, tmp_path / "submission.ipynb")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (tmp_path / "conftest.py").write_text(MODULES_PROBE, encoding="utf-8")
+    done = subprocess.run(
+        [*grade.pytest_argv(str(tmp_path), 30), "--collect-only"],
+        env=grade.sandbox_env(str(tmp_path)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "17 tests collected" in done.stdout, done.stdout + done.stderr
+    loaded = set(json.loads((tmp_path / "modules.json").read_text()))
+    assert {"pytest", "nbval.plugin", "jupyter_client", "nbformat"} <= loaded
+    unwanted = {"course", "numpy", "coverage", "debugpy", "IPython", "arrow"}
+    assert not (unwanted | set(plugin.UNUSED_FORMAT_MODULES)) & loaded
+
+
 # No sandbox -------------------------------------------------------------------------------
 
 HARNESS = r"""set -eu
