@@ -39,7 +39,11 @@ NOBODY = 65534
 # As root, each parallel grading slot runs as its own numeric user id (no passwd entry is
 # needed): RLIMIT_NPROC counts processes per user, so one student's fork bomb cannot starve
 # the student graded beside them. Far above any real account; nothing on disk is owned by it.
+# Each grader process takes its own block of SLOTS_PER_BATCH ids (by its process id), so two
+# batches on one machine (Slurm array tasks sharing a node) never share a process limit, and
+# reap() of one never kills the other's students.
 SLOT_UID_BASE = 1_900_000_000
+SLOTS_PER_BATCH = 256
 # Inside the sandbox the student's work folder is always here (a private tmpfs /tmp).
 JOB_DIR = "/tmp/job"
 KINDS = ("bwrap", "unshare", "none")
@@ -68,8 +72,11 @@ def _prlimit(limits: Limits) -> list[str]:
 
 
 def sandbox_uid(slot: int | None) -> int:
-    """The user id student code runs as when the grader is root: per slot, else nobody."""
-    return NOBODY if slot is None else SLOT_UID_BASE + slot
+    """The user id student code runs as when the grader is root: per slot of this grader
+    process (below 1,917,000,000), else nobody."""
+    if slot is None:
+        return NOBODY
+    return SLOT_UID_BASE + (os.getpid() % 2**16) * SLOTS_PER_BATCH + slot % SLOTS_PER_BATCH
 
 
 def _drop_root(slot: int | None = None) -> list[str]:
@@ -271,7 +278,7 @@ NONE_WARNING = (
 def run_as() -> str:
     """Who student code runs as outside a sandbox, in words."""
     if os.geteuid() == 0:
-        return f"an unprivileged user id per job ({SLOT_UID_BASE}, {SLOT_UID_BASE + 1}, ...)"
+        return f"an unprivileged user id per job ({sandbox_uid(0)}, {sandbox_uid(1)}, ...)"
     return f"the user running the grader (uid {os.geteuid()}: it can kill the grader)"
 
 
