@@ -208,4 +208,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    # All is reported by now (each result line was flushed, nbval stopped the kernel): skip the
+    # interpreter's teardown of ~600 modules and its threads, ~0.07 s of CPU per submission.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
