@@ -29,6 +29,7 @@ import ctypes
 import json
 import os
 import re
+import signal
 import sys
 import time
 import types
@@ -107,6 +108,60 @@ def _patch_nbval_await_reply() -> None:
     nbval_kernel.RunningKernel.get_message = get_message
 
 
+def _patch_nbval_kernel_start_and_stop() -> None:
+    """Start and stop the kernel without jupyter_client's fixed waits, ~0.3 s of idle wall
+    time per submission: its wait_for_ready ends by waiting for 0.2 s of silence on IOPub, and
+    its shutdown polls every 0.1 s until the killed kernel is gone."""
+    from queue import Empty
+
+    from jupyter_client.manager import KernelManager
+    from nbval import kernel as nbval_kernel
+
+    def start_new_kernel(startup_timeout=60, kernel_name="python", **kwargs):
+        # nbval's own with wait_for_ready's checks, less its final wait: ready once a
+        # kernel_info request is answered on the shell channel and IOPub carries a message
+        # (a SUB socket misses what is published before it is connected). nbval matches IOPub
+        # messages to their request, so none left over from start-up can be misread.
+        km = KernelManager(
+            kernel_name=kernel_name, kernel_spec_manager=nbval_kernel.NbvalKernelspecManager()
+        )
+        km.start_kernel(**kwargs)
+        kc = km.client()
+        kc.start_channels()
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            kc.kernel_info()
+            try:
+                if kc.get_shell_msg(timeout=1)["msg_type"] == "kernel_info_reply":
+                    kc.get_iopub_msg(timeout=0.2)
+                    return km, kc
+            except Empty:
+                pass
+            if not km.is_alive() or time.monotonic() > deadline:
+                kc.stop_channels()
+                km.shutdown_kernel(now=True)
+                raise RuntimeError(f"the kernel did not start within {startup_timeout} s")
+
+    nbval_stop = nbval_kernel.RunningKernel.stop
+
+    def stop(self):
+        # SIGKILL the kernel's process group (jupyter_client starts it in a session of its
+        # own) and reap it at once; whatever else is left dies with the sandbox.
+        process = getattr(self.km.provisioner, "process", None)
+        if process is None:  # not jupyter_client's local provisioner
+            return nbval_stop(self)
+        self.kc.stop_channels()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            process.kill()
+        process.wait()
+        del self.km
+
+    nbval_kernel.start_new_kernel = start_new_kernel
+    nbval_kernel.RunningKernel.stop = stop
+
+
 def pytest_configure(config):
     global _out
     _make_non_dumpable()
@@ -114,6 +169,7 @@ def pytest_configure(config):
     if fd is not None:
         _out = os.fdopen(int(fd), "w", encoding="ascii", closefd=True)
     _patch_nbval_await_reply()
+    _patch_nbval_kernel_start_and_stop()
     _emit({"event": "start"})
 
 
