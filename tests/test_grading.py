@@ -995,6 +995,18 @@ def test_the_sandboxed_pytest_imports_only_what_grading_uses(tmp_path):
     assert not (unwanted | set(plugin.UNUSED_FORMAT_MODULES)) & loaded
 
 
+@pytest.mark.slow
+def test_the_bench_says_when_nbgrader_is_missing(tmp_path, monkeypatch):
+    """make bench grades beside nbgrader; without .venv-nbgrader it says so and goes on."""
+    from course.bench import grading as bench
+
+    monkeypatch.setattr(bench, "NBGRADER_VENV", tmp_path / "no-venv")
+    rows = dict(bench.bench_grading(copies=2))
+    assert rows["nbgrader autograde"].startswith("not measured: no .venv-nbgrader")
+    assert float(rows["course grade, 2 submissions, --jobs 2: submissions/min"]) > 0
+    assert not [label for label in rows if label.startswith("per core")]
+
+
 # No sandbox -------------------------------------------------------------------------------
 
 HARNESS = r"""set -eu
