@@ -36,7 +36,7 @@ endif
 NOTEBOOKS   := $(wildcard chapters/[0-9][0-9]_*.ipynb solutions/[0-9][0-9]_*.ipynb)
 JOBS        ?= 2
 
-.PHONY: help venv venv-nbgrader vendor system-deps book serve lab execute export exercises grade bench format test test-style test-unit test-notebooks test-portable test-book test-site clean distclean
+.PHONY: help venv venv-nbgrader vendor system-deps system-deps-slurm book serve lab execute export exercises grade bench format test test-style test-unit test-notebooks test-portable test-book test-site test-slurm clean distclean
 .PHONY: venv-light lock test-light
 
 help: ## list the targets
@@ -144,6 +144,17 @@ system-deps: ## install Chromium (site test) and bubblewrap (grader sandbox) fro
 	  else echo "please run: sudo apt-get install$$missing" >&2; exit 1; fi; \
 	fi
 
+system-deps-slurm: ## install Slurm and munge from Debian if missing (test-slurm, bench)
+	@missing=""; \
+	for pair in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends $$missing >/dev/null; \
+	  else echo "please run: sudo apt-get install$$missing" >&2; exit 1; fi; \
+	fi
+
 # --- the book ----------------------------------------------------------------------------
 
 book: $(STAMP) vendor ## build the static site from stored outputs (warnings are errors)
@@ -178,14 +189,14 @@ OUT         ?= gradebook
 grade: $(STAMP) system-deps ## grade SUBMISSIONS=dir against SOLUTION=nb into OUT=dir (JOBS=2)
 	$(PY) -m course grade $(SOLUTION) $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
 
-bench: $(STAMP) vendor system-deps ## print a table of install, execution, build and test timings
+bench: $(STAMP) vendor system-deps system-deps-slurm ## print a table of install, execution, build and test timings
 	$(PY) -m course.bench
 
 # --- tests -------------------------------------------------------------------------------
 
-test: $(STAMP) $(NBG_STAMP) vendor system-deps ## the whole suite: style, unit, parity, sync, nbval (here and as another CPU), grader, book, site
+test: $(STAMP) $(NBG_STAMP) vendor system-deps system-deps-slurm ## the whole suite: style, unit, parity, sync, nbval (here and as another CPU), grader, book, site, Slurm
 	$(MAKE) --no-print-directory test-style test-unit test-light test-notebooks test-portable \
-	  test-book test-site
+	  test-book test-site test-slurm
 	@echo "make test: all checks passed"
 
 test-style: $(STAMP) ## ruff: code formatted, no line over 100 columns (Python files and notebooks)
@@ -196,7 +207,7 @@ format: $(STAMP) ## ruff format the Python files and notebooks (then `make expor
 	$(VENV)/bin/ruff format --no-cache .
 
 test-unit: $(STAMP) system-deps ## unit, parity, property, sync and grader tests (the grader needs bubblewrap)
-	$(VENV)/bin/pytest tests -m "not site" -n $(JOBS) --dist loadfile -p no:cacheprovider
+	$(VENV)/bin/pytest tests -m "not site and not slurm" -n $(JOBS) --dist loadfile -p no:cacheprovider
 
 test-light: venv-light ## every solution notebook under nbval in .venv-light (no TensorFlow)
 	@start=$$EPOCHREALTIME; \
@@ -212,6 +223,13 @@ test-portable: $(STAMP) ## nbval again as another CPU computes: other BLAS kerne
 	  -p no:cacheprovider -q
 
 test-book: book ## the book builds with warnings as errors
+
+# Root only (it starts slurmctld and slurmd), in a PID namespace of its own: when pytest ends, the
+# kernel ends every daemon and job it started, even after a crash (the test stops them anyway).
+test-slurm: $(STAMP) system-deps system-deps-slurm ## grade a class as a Slurm array (root, minutes)
+	@test "$$(id -u)" = 0 || { echo "make test-slurm: needs root (starts slurmd)" >&2; exit 1; }
+	unshare --pid --fork --kill-child --mount-proc \
+	  $(VENV)/bin/pytest tests -m slurm -p no:cacheprovider -s -q
 
 test-site: $(STAMP) system-deps ## every built page in headless Chromium from file://
 	$(VENV)/bin/pytest tests -m site -p no:cacheprovider

@@ -2,7 +2,8 @@
 
 Measures, on this machine: installing requirements.txt into a fresh virtualenv (pip's
 cache warm, as on any second install), executing each notebook in a fresh kernel, the
-book build cold and with nothing changed, each stage of the test suite, the grader, and
+book build cold and with nothing changed, each stage of the test suite, the grader, a
+200-submission class graded by a Slurm job array on a one-node cluster, and
 chapter 04's row: the from-scratch MLP vs Keras `fit`, seconds per epoch and their ratio, and
 chapter 09's: the digits CNN in NumPy vs Keras `fit` per epoch and the NumPy Conv2D's GFLOP/s.
 Nothing here is asserted: budgets are read from the table, never from timed tests.
@@ -134,6 +135,12 @@ def bench_grader() -> list[tuple[str, str]]:
     return [(f"grader: {label}", value) for label, value in bench_grading()]
 
 
+def bench_slurm() -> list[tuple[str, str]]:
+    from course.bench.slurm import bench_slurm as run
+
+    return run()
+
+
 def print_table(rows: list[tuple[str, str]]) -> None:
     width = max(len(label) for label, _ in rows)
     print(f"\n{'measurement':<{width}}  result")
@@ -150,6 +157,7 @@ STAGES = {
     "book": lambda: bench_book(),
     "tests": lambda: bench_tests(),
     "grader": lambda: bench_grader(),
+    "slurm (200 submissions)": lambda: bench_slurm(),
 }
 
 
