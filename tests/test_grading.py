@@ -1005,6 +1005,8 @@ def test_the_bench_says_when_nbgrader_is_missing(tmp_path, monkeypatch):
     assert rows["nbgrader autograde"].startswith("not measured: no .venv-nbgrader")
     assert float(rows["course grade, 2 submissions, --jobs 2: submissions/min"]) > 0
     assert not [label for label in rows if label.startswith("per core")]
+    # The plugin reports the CPU time of the pytest process and of the kernel it reaped.
+    assert 0 < float(rows["CPU s/submission, course (sandboxed pytest + kernel)"]) < 30
 
 
 # No sandbox -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import contextlib
 import csv
 import io
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -40,8 +41,9 @@ def _grade(subs: Path, out: Path, jobs: int) -> tuple[float, list[grade.StudentR
     return time.perf_counter() - start, results
 
 
-def _nbgrader(work: Path, copies: int) -> float:
-    """Seconds ``nbgrader autograde`` takes for ``copies`` solved copies of chapter 00."""
+def _nbgrader(work: Path, copies: int) -> tuple[float, float]:
+    """Wall and CPU seconds ``nbgrader autograde`` takes for ``copies`` solved copies of
+    chapter 00."""
     course = work / "nbgrader"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     # nbgrader's venv first (it runs `alembic` by name); only the course's nbgrader_config.py.
@@ -74,16 +76,19 @@ def _nbgrader(work: Path, copies: int) -> float:
         folder = course / "submitted" / f"student{i:02d}" / assignment
         folder.mkdir(parents=True)
         nbformat.write(solved, folder / SOLUTION.name)
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     run("autograde", assignment)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # nbgrader and the kernels it reaped
+    cpu_s = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
     run("export")
     with open(course / "grades.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     full = sum(float(r["score"]) == float(r["max_score"]) for r in rows)
     if full != copies:
         raise RuntimeError(f"nbgrader: only {full}/{copies} correct copies got full marks")
-    return seconds
+    return seconds, cpu_s
 
 
 def _throughput(label: str, copies: int, seconds: float) -> list[tuple[str, str]]:
@@ -110,7 +115,7 @@ def bench_grading(copies: int = COPIES) -> list[tuple[str, str]]:
             shutil.copyfile(SOLUTION, subs / f"student{i:02d}.ipynb")
         nbg = None
         if (NBGRADER_VENV / "bin" / "nbgrader").is_file():
-            nbg = _nbgrader(work, copies)
+            nbg, nbg_cpu = _nbgrader(work, copies)
             rows += _throughput(f"nbgrader autograde, {copies} submissions", copies, nbg)
         else:
             rows.append(
@@ -131,12 +136,21 @@ def bench_grading(copies: int = COPIES) -> list[tuple[str, str]]:
             for r in results:
                 peak_pytest = max(peak_pytest, r.peak_rss_kib.get("pytest", 0))
                 peak_kernel = max(peak_kernel, r.peak_rss_kib.get("kernel", 0))
+            cpu = sum(sum(r.cpu_seconds.values()) for r in results) / copies
         if nbg is not None:
             # Per core: nbgrader grades serially; --jobs 1 is one worker, --jobs 2 two.
             rows.append(
                 ("per core, course --jobs 1 / nbgrader (target >= 1.5)", f"{nbg / seconds[1]:.2f}x")
             )
             rows.append(("per core, course --jobs 2 / nbgrader", f"{nbg / (2 * seconds[2]):.2f}x"))
+        # CPU time hardly depends on what else the machine runs, unlike the wall-clock rows.
+        rows.append(("CPU s/submission, course (sandboxed pytest + kernel)", f"{cpu:.2f}"))
+        if nbg is not None:
+            per = nbg_cpu / copies
+            ratio = f"{per / cpu:.2f}x" if cpu else "n/a"
+            rows.append(
+                ("CPU s/submission, nbgrader (all; course's ratio)", f"{per:.2f} ({ratio})")
+            )
         rows.append(("grading worker peak RSS: pytest + nbval (MiB)", f"{peak_pytest / 1024:.0f}"))
         rows.append(("grading worker peak RSS: kernel (MiB)", f"{peak_kernel / 1024:.0f}"))
         rows.append(("load average (1 min) after grading", f"{os.getloadavg()[0]:.1f}"))

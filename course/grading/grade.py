@@ -300,6 +300,7 @@ class StudentResult:
     seconds: float = 0.0
     log: str = ""  # tail of pytest's output, for the instructor
     peak_rss_kib: dict[str, int] = field(default_factory=dict)  # "pytest"/"kernel" -> KiB
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # "pytest"/"kernel" -> s
 
 
 def sandbox_env(job_dir: str) -> dict[str, str]:
@@ -532,6 +533,12 @@ def score(
         if r.get("event") == "finish"
         for name in ("pytest", "kernel")
     }
+    cpu = {
+        name: _seconds(r.get(f"cpu_{name}_s"))
+        for r in records
+        if r.get("event") == "finish"
+        for name in ("pytest", "kernel")
+    }
     texts = " ".join(messages.values())
     if timed_out:
         notes.append("timeout")
@@ -541,7 +548,12 @@ def score(
         notes.append("cell timeout")
     if not finished and not timed_out:
         notes.append(f"grading run ended abnormally (exit {returncode})")
-    return StudentResult(student, passed, messages, notes, peak_rss_kib=rss)
+    return StudentResult(student, passed, messages, notes, peak_rss_kib=rss, cpu_seconds=cpu)
+
+
+def _seconds(value) -> float:
+    """A CPU time from the plugin's record, for the bench only: a number >= 0, else 0."""
+    return float(value) if isinstance(value, (int, float)) and value >= 0 else 0.0
 
 
 def grade_submission(

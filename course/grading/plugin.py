@@ -235,14 +235,18 @@ def pytest_runtest_makereport(item, call):
 def pytest_sessionfinish(session, exitstatus):
     import resource
 
-    # Peak resident memory (KiB on Linux) of this pytest process and of its reaped children
-    # (the kernel): what one grading worker costs, for `make bench`.
+    # Peak resident memory (KiB on Linux) and CPU seconds of this pytest process and of its
+    # reaped children (the kernel): what one grading worker costs, for `make bench`.
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kernel = resource.getrusage(resource.RUSAGE_CHILDREN)
     _emit(
         {
             "event": "finish",
             "exitstatus": int(exitstatus),
-            "maxrss_pytest_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            "maxrss_kernel_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+            "maxrss_pytest_kib": me.ru_maxrss,
+            "maxrss_kernel_kib": kernel.ru_maxrss,
+            "cpu_pytest_s": me.ru_utime + me.ru_stime,
+            "cpu_kernel_s": kernel.ru_utime + kernel.ru_stime,
         }
     )
 
