@@ -189,7 +189,7 @@ OUT         ?= gradebook
 grade: $(STAMP) system-deps ## grade SUBMISSIONS=dir against SOLUTION=nb into OUT=dir (JOBS=2)
 	$(PY) -m course grade $(SOLUTION) $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS)
 
-bench: $(STAMP) vendor system-deps system-deps-slurm ## print a table of install, execution, build and test timings
+bench: $(STAMP) $(NBG_STAMP) vendor system-deps system-deps-slurm ## print a table of install, execution, build and test timings
 	$(PY) -m course.bench
 
 # --- tests -------------------------------------------------------------------------------
