@@ -521,6 +521,21 @@ def run_grade(*args):
     )
 
 
+def grade_one(solution: Path, submission: nbformat.NotebookNode | Path, name: str, tmp_path):
+    """Grade one submission (a notebook or a file to copy) alone; its gradebook row and the
+    output folder."""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    subs.mkdir()
+    if isinstance(submission, Path):
+        shutil.copyfile(submission, subs / f"{name}.ipynb")
+    else:
+        nbformat.write(submission, subs / f"{name}.ipynb")
+    done = run_grade(solution, subs, "--out", out, "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
+        return next(csv.DictReader(fh)), out
+
+
 def test_empty_folder_gives_header_only(tmp_path):
     (tmp_path / "subs").mkdir()
     done = run_grade(SOLUTION, tmp_path / "subs", "--out", tmp_path / "out")
@@ -834,13 +849,7 @@ def test_library_calls_earn_nothing_in_chapter_03(tmp_path):
                     f"    return L.{name}(*args, **kwargs)\n"
                 )
     assert cheated == {"huber", "huber_gradient", "categorical_crossentropy"}
-    subs, out = tmp_path / "subs", tmp_path / "out"
-    subs.mkdir()
-    nbformat.write(nb, subs / "library_only.ipynb")
-    done = run_grade(solution, subs, "--out", out, "--jobs", "1")
-    assert done.returncode == 0, done.stderr
-    with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
-        row = next(csv.DictReader(fh))
+    row, out = grade_one(solution, nb, "library_only", tmp_path)
     lost = [t for t in canonical.tests if t.id.startswith(("huber", "cce"))]
     assert float(row["total"]) == canonical.max_points - sum(t.points for t in lost) > 0
     assert row["notes"].count("imports the course's library") == 3, row["notes"]
@@ -949,13 +958,7 @@ def test_submissions_run_in_the_grading_kernel(tmp_path):
         )
     )
     nbformat.write(nb, solution)
-    subs, out = tmp_path / "subs", tmp_path / "out"
-    subs.mkdir()
-    shutil.copyfile(solution, subs / "honest.ipynb")
-    done = run_grade(solution, subs, "--out", out, "--jobs", "1")
-    assert done.returncode == 0, done.stderr
-    with open(out / "grades.csv", newline="", encoding="utf-8") as fh:
-        row = next(csv.DictReader(fh))
+    row, out = grade_one(solution, solution, "honest", tmp_path)
     assert row["grading_kernel"] == "1", (out / "logs" / "honest.log").read_text()
     assert row["total"] == "2"
 
@@ -1261,3 +1264,43 @@ def test_probe_refuses_a_checkout_the_sandboxed_user_cannot_read(tmp_path):
     assert "Permission denied" in done.stdout and "nbval_sanitize.cfg" in done.stdout, (
         done.stdout + done.stderr
     )
+
+
+def test_process_limit_leaves_the_non_root_graders_own_processes_out(monkeypatch):
+    """Not root, every process and thread of the grader's user counts against RLIMIT_NPROC
+    (measured: with 150 of them a plain limit of 128 scored every submission 0): the limit is
+    what the user runs now plus the allowance. As root each slot has its own user id."""
+    limits = sandbox.Limits()
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(sandbox.os, "getuid", lambda: 1000)
+    monkeypatch.setattr(sandbox, "_tasks_of", lambda uid: 300 if uid == 1000 else 0)
+    assert sandbox.process_limit(limits) == 300 + limits.processes
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
+    assert sandbox.process_limit(limits) == limits.processes
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs a process as another user id")
+def test_tasks_of_counts_the_threads_of_one_user_id():
+    uid = 1_899_999_999  # below the grader's slot ids: no other process has it
+    code = "import threading, time; [threading.Thread(target=time.sleep, args=(30,)).start() "
+    code += "for _ in range(3)]; print('up', flush=True); time.sleep(30)"
+    child = subprocess.Popen(
+        [
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            code,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline() == "up\n"
+        assert sandbox._tasks_of(uid) == 4  # the main thread and three more
+    finally:
+        child.kill()
+        child.wait()
+    assert sandbox._tasks_of(uid) == 0
