@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import random
+import sys
+from pathlib import Path
 
 import numpy as np
 
-# Figures readable on a phone: 110 dpi and no text under 9 pt (a 6.4-inch figure is 704 px
-# wide, which a phone shows at about its natural size). Code never sets a smaller fontsize.
-STYLE = {
-    "figure.figsize": (6.4, 3.8),
-    "figure.dpi": 110,
-    "savefig.dpi": 110,
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "legend.fontsize": 9,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "lines.linewidth": 1.8,
-    "legend.frameon": False,
-    "image.cmap": "viridis",
-}
+# The figure style, in matplotlib's own format (figures readable on a phone).
+STYLE_FILE = Path(__file__).with_name("matplotlibrc")
 
 
 def setup(seed: int = 0, *, keras: bool = True) -> np.random.Generator:
@@ -43,7 +28,17 @@ def setup(seed: int = 0, *, keras: bool = True) -> np.random.Generator:
 
         _keras.utils.set_random_seed(seed)
     np.set_printoptions(precision=4, suppress=True, linewidth=100)
-    import matplotlib
-
-    matplotlib.rcParams.update(STYLE)
+    use_style()
     return np.random.default_rng(seed)
+
+
+def use_style() -> None:
+    """Apply course/matplotlibrc: now if matplotlib is loaded, else when it first is (it reads
+    $MATPLOTLIBRC on import). A notebook without figures, such as most graded exercises, then
+    never imports matplotlib (~0.08 s of every graded submission's CPU)."""
+    if "matplotlib" in sys.modules:
+        import matplotlib
+
+        matplotlib.rc_file(STYLE_FILE, use_default_template=False)  # only the file's keys
+    else:
+        os.environ["MATPLOTLIBRC"] = str(STYLE_FILE)

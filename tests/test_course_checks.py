@@ -1,5 +1,7 @@
 """The course's own checking helpers must pass good input and fail bad input, loudly."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -60,6 +62,34 @@ def test_setup_is_deterministic_without_keras():
     a = course.setup(seed=3, keras=False).normal(size=3), np.random.normal(size=3)
     b = course.setup(seed=3, keras=False).normal(size=3), np.random.normal(size=3)
     np.testing.assert_array_equal(a[0], b[0]) and np.testing.assert_array_equal(a[1], b[1])
+
+
+STYLE_CHECK = """
+import sys, course
+{first}
+course.setup(keras=False)
+loaded = "matplotlib" in sys.modules
+import matplotlib
+rc = matplotlib.rcParams
+print(loaded, rc["figure.dpi"], rc["xtick.labelsize"], tuple(rc["figure.figsize"]), rc["axes.grid"])
+"""
+
+
+@pytest.mark.parametrize("first", ["", "import matplotlib.pyplot"])
+def test_setup_styles_figures_and_imports_matplotlib_only_when_needed(first):
+    """Before matplotlib is imported, setup leaves it unimported (a graded notebook without
+    figures saves its import) and the style applies when it comes; after, at once."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", STYLE_CHECK.format(first=first)],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "MATPLOTLIBRC"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(bool(first)), "110.0", "9.0", "(6.4,", "3.8)", "True"]
 
 
 def _sanitize(text: str) -> str:
