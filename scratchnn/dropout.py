@@ -5,6 +5,7 @@
 # %% chapters/07_dropout.ipynb, cell 8db94258
 import numpy as np
 
+from scratchnn.activations import SELU_ALPHA, SELU_SCALE  # chapter 02's constants
 from scratchnn.foundations import Layer  # chapter 00's layer protocol
 
 
@@ -204,3 +205,81 @@ class SpatialDropout2D(Dropout):
         if self.data_format == "channels_last":
             return (x.shape[0], 1, 1, x.shape[3])
         return (x.shape[0], x.shape[1], 1, 1)
+
+
+# %% chapters/07_dropout.ipynb, cell ch07-alpha-export
+ALPHA_PRIME = -SELU_ALPHA * SELU_SCALE  # SELU's negative saturation −λα ≈ −1.7581 (Keras's alpha_p)
+
+
+def alpha_dropout_constants(rate):
+    """(a, b) of alpha dropout at drop probability ``rate``, as Python floats (Keras's formula):
+    a = ((1 − rate)(1 + rate·α′²))^(−1/2), b = −a·α′·rate. 0 ≤ rate < 1."""
+    rate = _check_rate(rate)
+    if rate == 1.0:
+        raise ValueError(
+            "AlphaDropout needs rate < 1: at rate 1 every unit is dropped and a = 0^(-1/2) "
+            "(Keras's AlphaDropout(1.0) raises ZeroDivisionError in training)"
+        )
+    a = ((1 - rate) * (1 + rate * ALPHA_PRIME**2)) ** -0.5
+    return a, -a * ALPHA_PRIME * rate
+
+
+def apply_alpha_dropout(x, mask, rate):
+    """Alpha dropout with a given keep-mask: a·(x·mask + α′·(1 − mask)) + b.
+
+    x: any shape; mask: boolean/0-1 array broadcastable to x. The constants are computed in
+    Python, cast to x's dtype, and the operations run in Keras's order, so float32 outputs
+    match keras.layers.AlphaDropout bit for bit. Inputs with mean 0 and variance 1 keep them.
+    """
+    x = _floating(x, "apply_alpha_dropout")
+    a, b = alpha_dropout_constants(rate)
+    keep = np.asarray(mask).astype(x.dtype)
+    cast = x.dtype.type
+    return cast(a) * (x * keep + cast(ALPHA_PRIME) * (1 - keep)) + cast(b)
+
+
+def apply_alpha_dropout_backward(grad, mask, rate):
+    """∂L/∂x of alpha dropout given ∂L/∂y: grad · a · mask (α′ and b are constants)."""
+    grad = _floating(grad, "apply_alpha_dropout_backward")
+    a, _ = alpha_dropout_constants(rate)
+    return (grad.dtype.type(a) * grad) * np.asarray(mask).astype(grad.dtype)
+
+
+class AlphaDropout(Dropout):
+    """keras.layers.AlphaDropout(rate, noise_shape=None, seed=None) in NumPy, for SELU networks.
+
+    ``rate`` is the probability of DROPPING a unit (0 ≤ rate < 1). ``forward(x, training=True)``
+    sets each dropped entry to SELU's saturation α′ = −λα and maps the result by
+    a·(·) + b (``alpha_dropout_constants``), so inputs with mean 0 and variance 1 keep both;
+    ``training=False`` (the default) returns x unchanged. ``backward(grad)`` = grad · a · mask
+    with the mask of the last forward pass. noise_shape and seed as in ``Dropout``.
+    Shapes: x any → y same shape; grad same shape as x.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None):
+        super().__init__(rate, noise_shape=noise_shape, seed=seed)
+        self.a, self.b = alpha_dropout_constants(self.rate)  # rejects rate = 1
+
+    def forward(self, x, training=False):
+        """x → alpha dropout of x (training) or x itself (inference). Caches the mask."""
+        x = _floating(x, type(self).__name__)
+        self._shape = x.shape
+        if not training or self.rate == 0.0:
+            self.mask = None
+            return x
+        self.mask = dropout_mask(self._rng.random(self._mask_shape(x)), self.rate)
+        return apply_alpha_dropout(x, self.mask, self.rate)
+
+    def backward(self, grad):
+        """∂L/∂y (shape of the last input) → ∂L/∂x = grad · a · mask."""
+        if self._shape is None:
+            raise RuntimeError("call forward before backward")
+        grad = _floating(grad, type(self).__name__)
+        if grad.shape != self._shape:
+            raise ValueError(
+                f"AlphaDropout.backward expects grad of shape {self._shape} "
+                f"(the last input's), got {grad.shape}"
+            )
+        if self.mask is None:
+            return grad
+        return apply_alpha_dropout_backward(grad, self.mask, self.rate)

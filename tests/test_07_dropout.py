@@ -8,6 +8,9 @@ Masks are random and never compared across generators. Instead:
 - the backward pass equals tf.GradientTape's gradient on Keras's mask and finite differences
   with a fixed mask;
 - SpatialDropout masks are constant over the spatial axes; bad input raises clear errors.
+- AlphaDropout: ours on Keras's mask (recovered as ``output != a·α′ + b``) equals Keras's output
+  and GradientTape gradient exactly; mean 0 / variance 1 kept within 4σ; a wrong saturation
+  constant (α without λ, −1, 0) fails the parity.
 - The checks catch the named mistakes (keep probability used as the rate, survivors scaled by
   (1 − rate), dropping at inference): see the tests whose names start with ``test_catches_``.
 """
@@ -347,3 +350,137 @@ def test_static_explorer_grid_shows_one_panel_per_rate_with_its_best_and_last_lo
         "rate 0.6: val CE best 0.50, last 1.30",
         "rate 0.9: val CE best 0.50, last 1.60",
     ]
+
+
+# ------------------------------------------------------------------ AlphaDropout (SELU networks)
+
+
+def keras_alpha(rate, x, seed=0, **kwargs):
+    """keras.layers.AlphaDropout's training output and its keep-mask (recovered from the output:
+    a dropped entry is exactly a·α′ + b in x's dtype)."""
+    layer = keras.layers.AlphaDropout(rate, seed=seed, dtype=x.dtype.name, **kwargs)
+    out = np.asarray(layer(x, training=True))
+    cast = x.dtype.type
+    a, b = D.alpha_dropout_constants(rate)
+    return out, out != cast(a) * cast(D.ALPHA_PRIME) + cast(b)
+
+
+def test_alpha_constants_are_selus_saturation_and_the_papers_affine_map():
+    # α′ is SELU's limit at −∞; a and b are the closed forms, written out independently.
+    from scratchnn.activations import selu
+
+    assert D.ALPHA_PRIME == pytest.approx(float(selu(np.array([-800.0]))[0]), abs=1e-15)
+    assert D.ALPHA_PRIME == pytest.approx(-1.7580993408473766, abs=1e-15)
+    for q in [0.0, 0.05, 0.37, 0.9]:
+        a, b = D.alpha_dropout_constants(q)
+        keep = 1 - q  # the paper's q
+        a_paper = (keep + D.ALPHA_PRIME**2 * keep * (1 - keep)) ** -0.5
+        assert a == pytest.approx(a_paper, rel=1e-14)
+        assert b == pytest.approx(-(1 - keep) * D.ALPHA_PRIME * a_paper, rel=1e-14, abs=1e-16)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rate", [0.05, 0.2, 0.65])
+def test_alpha_forward_on_keras_mask_is_exact(dtype, rate):
+    x = RNG.normal(size=(37, 11, 3)).astype(dtype)
+    out, mask = keras_alpha(rate, x, seed=int(rate * 100))
+    assert keep_fraction_ok(mask, rate)
+    parity(D.apply_alpha_dropout(x, mask, rate), out, 0.0, f"alpha rate {rate}")
+    assert D.apply_alpha_dropout(x, mask, rate).dtype == np.dtype(dtype)
+
+
+def test_alpha_noise_shape_broadcasts_like_keras():
+    x = RNG.normal(size=(23, 4, 9))
+    out, mask = keras_alpha(0.3, x, seed=2, noise_shape=(None, 1, 9))
+    assert np.array_equal(mask, np.broadcast_to(mask[:, :1], mask.shape))
+    parity(D.apply_alpha_dropout(x, mask[:, :1], 0.3), out, 0.0, "alpha noise_shape")
+    layer = D.AlphaDropout(0.3, noise_shape=(None, 1, 9), seed=0)
+    layer.forward(x, training=True)
+    assert layer.mask.shape == (23, 1, 9)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_alpha_inference_and_rate_zero_are_identity_like_keras(dtype):
+    x = RNG.normal(size=(13, 6)).astype(dtype)
+    parity(D.AlphaDropout(0.4).forward(x), x, 0.0, "training defaults to False")
+    keras_out = keras.layers.AlphaDropout(0.4, dtype=dtype)(x, training=False)
+    parity(D.AlphaDropout(0.4).forward(x, training=False), keras_out, 0.0, "inference")
+    keras_zero = keras.layers.AlphaDropout(0.0, dtype=dtype)(x, training=True)
+    parity(D.AlphaDropout(0.0).forward(x, training=True), keras_zero, 0.0, "rate 0")
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5])
+def test_alpha_keeps_mean_zero_and_variance_one_ours_and_keras(rate):
+    x = RNG.normal(size=(300, 400))
+    layer = D.AlphaDropout(rate, seed=4)
+    for y in [layer.forward(x, training=True), keras_alpha(rate, x, seed=4)[0]]:
+        n = y.size
+        se_var = np.sqrt((np.mean((y - y.mean()) ** 4) - y.var() ** 2) / n)
+        assert abs(y.mean()) * np.sqrt(n) <= 4
+        assert abs(y.var() - 1) <= 4 * se_var
+    assert keep_fraction_ok(layer.mask, rate)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_alpha_backward_matches_gradient_tape_on_keras_mask(dtype):
+    x = RNG.normal(size=(19, 14)).astype(dtype)
+    g = RNG.normal(size=(19, 14)).astype(dtype)
+    xv = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        out = keras.layers.AlphaDropout(0.35, seed=9, dtype=dtype)(xv, training=True)
+        loss = tf.reduce_sum(out * g)
+    a, b = D.alpha_dropout_constants(0.35)
+    cast = np.dtype(dtype).type
+    mask = out.numpy() != cast(a) * cast(D.ALPHA_PRIME) + cast(b)
+    parity(D.apply_alpha_dropout_backward(g, mask, 0.35), tape.gradient(loss, xv), 0.0, "tape")
+
+
+def test_alpha_layer_backward_gradient_check_with_fixed_mask():
+    layer = D.AlphaDropout(0.25, seed=3)
+    x, g = RNG.normal(size=(4, 7)), RNG.normal(size=(4, 7))
+    layer.forward(x, training=True)
+    mask = layer.mask.copy()
+    numeric = numerical_gradient(lambda v: np.sum(g * D.apply_alpha_dropout(v, mask, 0.25)), x)
+    gradient_check(layer.backward(g), numeric, 1e-8, "alpha backward")
+    layer.forward(x, training=False)
+    parity(layer.backward(g), g, 0.0, "inference passes the gradient through")
+
+
+def test_alpha_rate_one_and_bad_input():
+    with pytest.raises(ValueError, match="rate < 1"):
+        D.AlphaDropout(1.0)
+    with pytest.raises(ZeroDivisionError):  # what Keras does instead, at call time
+        keras.layers.AlphaDropout(1.0)(np.ones((2, 2)), training=True)
+    with pytest.raises(ValueError, match="rate"):
+        D.AlphaDropout(-0.2)
+    layer = D.AlphaDropout(0.3, seed=0)
+    with pytest.raises(RuntimeError, match="forward"):
+        layer.backward(np.ones((2, 2)))
+    layer.forward(np.ones((2, 3)), training=True)
+    with pytest.raises(ValueError, match=r"\(2, 3\)"):
+        layer.backward(np.ones((3, 2)))
+
+
+def alpha_with(alpha_prime, x, mask, rate):
+    """Alpha dropout written out with a given saturation value (a wrong one in the tests below)."""
+    a = ((1 - rate) * (1 + rate * alpha_prime**2)) ** -0.5
+    keep = mask.astype(x.dtype)
+    return a * (x * keep + alpha_prime * (1 - keep)) - a * alpha_prime * rate
+
+
+@pytest.mark.parametrize("wrong", [-1.6732632423543772, -1.0, 0.0])
+def test_catches_a_wrong_saturation_constant(wrong):
+    # α without λ, ELU's −1, and zeros (plain dropout's fill) all fail the parity on Keras's mask;
+    # the same code with the right α′ passes.
+    x = RNG.normal(size=(29, 17))
+    out, mask = keras_alpha(0.2, x, seed=6)
+    parity(alpha_with(D.ALPHA_PRIME, x, mask, 0.2), out, 1e-12, "right α′")
+    with pytest.raises(AssertionError):
+        parity(alpha_with(wrong, x, mask, 0.2), out, 1e-6, "wrong α′")
+
+
+def test_catches_keep_probability_used_as_alpha_rate():
+    x = RNG.normal(size=(200, 50))
+    layer = D.AlphaDropout(0.9, seed=1)  # a paper's q = 0.9 (keep) passed as Keras's rate
+    layer.forward(x, training=True)
+    assert not keep_fraction_ok(layer.mask, 0.1)
