@@ -138,7 +138,7 @@ class Dropout(Layer):
             return x
         shape = self._mask_shape(x)
         self.mask = dropout_mask(self._rng.random(shape), self.rate)
-        return apply_dropout(x, self.mask, self.rate)
+        return self._drop(x)
 
     def backward(self, grad):
         """∂L/∂y (shape of the last input) → ∂L/∂x = grad · mask / (1 − rate)."""
@@ -152,6 +152,13 @@ class Dropout(Layer):
             )
         if self.mask is None:
             return grad
+        return self._drop_backward(grad)
+
+    # The masked forward and its gradient: all a variant such as AlphaDropout changes.
+    def _drop(self, x):
+        return apply_dropout(x, self.mask, self.rate)
+
+    def _drop_backward(self, grad):
         return apply_dropout_backward(grad, self.mask, self.rate)
 
     def get_config(self):
@@ -260,26 +267,9 @@ class AlphaDropout(Dropout):
         super().__init__(rate, noise_shape=noise_shape, seed=seed)
         self.a, self.b = alpha_dropout_constants(self.rate)  # rejects rate = 1
 
-    def forward(self, x, training=False):
-        """x → alpha dropout of x (training) or x itself (inference). Caches the mask."""
-        x = _floating(x, type(self).__name__)
-        self._shape = x.shape
-        if not training or self.rate == 0.0:
-            self.mask = None
-            return x
-        self.mask = dropout_mask(self._rng.random(self._mask_shape(x)), self.rate)
+    def _drop(self, x):
         return apply_alpha_dropout(x, self.mask, self.rate)
 
-    def backward(self, grad):
-        """∂L/∂y (shape of the last input) → ∂L/∂x = grad · a · mask."""
-        if self._shape is None:
-            raise RuntimeError("call forward before backward")
-        grad = _floating(grad, type(self).__name__)
-        if grad.shape != self._shape:
-            raise ValueError(
-                f"AlphaDropout.backward expects grad of shape {self._shape} "
-                f"(the last input's), got {grad.shape}"
-            )
-        if self.mask is None:
-            return grad
+    def _drop_backward(self, grad):
+        """∂L/∂y → ∂L/∂x = grad · a · mask."""
         return apply_alpha_dropout_backward(grad, self.mask, self.rate)
