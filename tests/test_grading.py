@@ -663,6 +663,84 @@ def test_the_sandbox_hides_the_answers_but_not_the_library(tmp_path):
     assert not any((ROOT / "scratchnn").resolve().is_relative_to(p) for p in hidden)
 
 
+def test_git_history_is_found_in_a_worktree_too(tmp_path):
+    """In a git worktree ``.git`` is a file naming the history's folder; bwrap cannot hide a
+    file behind an empty folder (grading from a worktree failed), and hiding that file would
+    leave the history, with every past commit's answers, readable anyway."""
+    main, worktree = tmp_path / "main", tmp_path / "wt"
+    (main / ".git" / "worktrees" / "wt").mkdir(parents=True)
+    (main / ".git" / "worktrees" / "wt" / "commondir").write_text("../..\n")
+    worktree.mkdir()
+    (worktree / ".git").write_text(f"gitdir: {main / '.git' / 'worktrees' / 'wt'}\n")
+    assert grade.git_folders(worktree) == {main / ".git", main / ".git" / "worktrees" / "wt"}
+    assert grade.git_folders(main) == {main / ".git"}
+    assert grade.git_folders(tmp_path) == set()
+    hidden = grade.hidden_paths(SOLUTION, tmp_path, tmp_path)
+    assert not any(p.is_file() for p in hidden)
+
+
+def test_the_graders_home_is_masked_but_not_the_system(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "instructor"))
+    assert sandbox.masked_folders()[-1] == (tmp_path / "instructor").resolve()
+    for odd in ("/", "/home", "/root"):
+        monkeypatch.setenv("HOME", odd)
+        assert sandbox.masked_folders() == sandbox.MASKED
+
+
+SECRET_PROBE = """
+import sys
+try:
+    print(open(sys.argv[1]).read().strip())
+except OSError as err:
+    print(type(err).__name__)
+"""
+
+
+@pytest.mark.skipif(sandbox.probe()[0] != "bwrap", reason="masking folders needs bubblewrap")
+def test_student_code_cannot_read_the_graders_home(monkeypatch, tmp_path):
+    """Not as root, student code runs as the grader's own user in a user namespace: a key in
+    the grader's home was readable and could be printed into the feedback handed back. The
+    home is masked like /root. Here the home is a world-readable folder outside /tmp, so only
+    the mask (not file modes, nor /tmp's mask) can hide it; the control run sees it."""
+    home = Path(tempfile.mkdtemp(prefix="grader-home-", dir="/var/tmp"))
+    try:
+        home.chmod(0o755)
+        secret = home / ".ssh" / "id_test"
+        secret.parent.mkdir(mode=0o755)
+        secret.write_text("SECRET-KEY-LINE\n")
+        secret.chmod(0o644)
+        argv = [sandbox.python(), "-c", SECRET_PROBE, str(secret)]
+
+        def read_in_sandbox() -> str:
+            command = sandbox.wrap(argv, tmp_path, [], sandbox.Limits())
+            done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+            return done.stdout.strip() or done.stderr
+
+        monkeypatch.setenv("HOME", "/root")
+        assert read_in_sandbox() == "SECRET-KEY-LINE"  # the control: only the mask hides it
+        monkeypatch.setenv("HOME", str(home))
+        assert read_in_sandbox() == "FileNotFoundError"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.skipif(sandbox.probe()[0] != "bwrap", reason="needs a working bubblewrap")
+@pytest.mark.parametrize("folder", ["/tmp", "/root"])
+def test_the_sandbox_works_with_a_masked_folder_on_sys_path(folder):
+    """``python -m course grade`` run from /tmp (or from root's home) puts that folder on
+    sys.path; binding it back undid the mask, and from /tmp bwrap failed ("Can't mkdir
+    /tmp/job: Read-only file system"), so nothing could be graded."""
+    code = (
+        f"import sys; sys.path.insert(0, {folder!r}); from course.grading import sandbox; "
+        "print(sandbox.try_wrapper('bwrap') or 'works', sandbox._readable_prefixes())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=folder
+    )
+    assert done.stdout.startswith("works"), done.stdout + done.stderr
+    assert f"'{folder}'" not in done.stdout
+
+
 ALL_SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 
 

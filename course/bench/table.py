@@ -69,7 +69,9 @@ def bench_install() -> tuple[str, str]:
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
             python, requirements = str(venv / "bin" / "python"), str(ROOT / "requirements.txt")
             if tool == "uv":
-                cmd = [str(uv), "pip", "install", "-q", "--python", python, "-r", requirements]
+                # As `make venv`: with bytecode, which pip writes by default and uv does not.
+                cmd = [str(uv), "pip", "install", "-q", "--compile-bytecode", "--python", python]
+                cmd += ["-r", requirements]
             else:
                 cmd = [python, "-m", "pip", "install", "-q", "-r", requirements]
             times[tool] = _timed(cmd)

@@ -734,6 +734,30 @@ def select_shard(paths: list[Path], shard: tuple[int, int] | None) -> list[Path]
     return [p for i, p in enumerate(paths) if i % n == k - 1]
 
 
+def git_folders(root: Path) -> set[Path]:
+    """The folders holding the repository's history (the answers of every past commit):
+    ``.git``, or, in a git worktree or submodule, where ``.git`` is a file saying
+    ``gitdir: PATH``, that folder and the common one it shares with the main checkout
+    (``commondir``). bwrap cannot mount an empty folder over a file: grading from a worktree
+    failed with "Can't mkdir .../.git: Not a directory"."""
+    dotgit = root / ".git"
+    if dotgit.is_dir():
+        return {dotgit.resolve()}
+    try:
+        text = dotgit.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    if not text.startswith("gitdir:"):
+        return set()
+    gitdir = (root / text.removeprefix("gitdir:").strip()).resolve()
+    found = {gitdir}
+    try:
+        found.add((gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()).resolve())
+    except (OSError, UnicodeDecodeError):
+        pass
+    return {p for p in found if p.is_dir()}
+
+
 def hidden_paths(
     solution: Path, submissions: Path, out: Path, hide_library: bool = False
 ) -> tuple[Path, ...]:
@@ -747,7 +771,7 @@ def hidden_paths(
         out.resolve(),
         solution.resolve().parent,
         (ROOT / "solutions").resolve(),
-        (ROOT / ".git").resolve(),
+        *git_folders(ROOT),
     }
     if hide_library:
         wanted |= set(answer_key.package_dirs())

@@ -133,21 +133,37 @@ def python() -> str:
 
 
 # Folders the sandbox replaces with empty tmpfs mounts (root's home holds credentials; /tmp
-# is private to each student).
+# is private to each student). The grader's own home is added by masked_folders().
 MASKED = (Path("/root"), Path("/tmp"))
 
 
+def masked_folders() -> tuple[Path, ...]:
+    """MASKED and the home of the user running the grader. Not as root, student code runs as
+    that user inside a user namespace and could read ~/.ssh or a token file and print it into
+    the feedback the instructor hands back (measured before this: a cell printed the first
+    line of a 600-mode file in the grader's home). A home that is a top-level folder (``/``,
+    ``/home``: an odd HOME) is left alone: hiding it would hide the system."""
+    home = Path(os.path.expanduser("~")).resolve()
+    if len(home.parts) < 3 or any(home == m for m in MASKED):
+        return MASKED
+    return (*MASKED, home)
+
+
 def _masked(path: Path) -> bool:
-    return any(path.is_relative_to(m) for m in MASKED)
+    return any(path.is_relative_to(m) for m in masked_folders())
 
 
 def _needed_paths() -> set[Path]:
     """Everything the sandboxed Python must reach: its installation, the virtualenv, the
-    repository and every folder on ``sys.path`` (a ``.pth`` file may add one)."""
+    repository and every folder on ``sys.path`` (a ``.pth`` file may add one). Not a masked
+    folder itself: ``python -m course grade`` run from /tmp or from a home folder puts that
+    folder on ``sys.path``, and binding it back would undo the mask (from /tmp, bwrap then
+    failed: "Can't mkdir /tmp/job: Read-only file system")."""
     here = ROOT
     paths = {Path(sys.base_prefix), Path(sys.prefix), Path(python()).parent, here}
     paths |= {Path(p) for p in sys.path if p and Path(p).is_absolute() and Path(p).exists()}
-    return {p.absolute() for p in paths}
+    masked = masked_folders()
+    return {p.absolute() for p in paths if p.resolve() not in masked}
 
 
 def _links_on_the_way(path: Path) -> list[tuple[Path, str]]:
@@ -190,7 +206,7 @@ def _make_parents(path: Path) -> list[str]:
     nobody: create them 755 first."""
     cmd = []
     for parent in reversed(path.parents):
-        if _masked(parent) and parent not in MASKED:
+        if _masked(parent) and parent not in masked_folders():
             cmd += ["--perms", "0755", "--dir", str(parent)]
     return cmd
 
@@ -222,8 +238,10 @@ def _bwrap(workdir: Path, hide: list[Path], slot: int | None = None) -> list[str
         "--tmpfs",
         "/tmp",
     ]
-    # root's home holds credentials: hide it, then bring back only what Python needs.
-    cmd += ["--tmpfs", "/root"]
+    # Homes hold credentials: hide them, then bring back only what Python needs.
+    for folder in masked_folders():
+        if folder != Path("/tmp") and folder.is_dir():
+            cmd += ["--tmpfs", str(folder)]
     binds = _readable_prefixes()
     for prefix in binds:
         cmd += _make_parents(Path(prefix)) + ["--ro-bind", prefix, prefix]
