@@ -11,11 +11,13 @@ For each ``SUBMISSIONS_DIR/*.ipynb`` (student id = file stem):
    define). Edited, deleted or reordered tests therefore do not count, and hidden tests
    come back.
 2. **Run** it with ``pytest --nbval-lax`` in a fresh kernel inside the sandbox
-   (course/grading/sandbox.py), with a per-cell timeout and a per-notebook timeout that kills the
-   whole process tree. Hidden tests print a rounded result under ``# NBVAL_CHECK_OUTPUT``,
-   compared by nbval in the pytest process, outside the student's kernel.
+   (course/grading/sandbox.py), driven from outside it by a process forked from a warm fork
+   server (course/grading/driver.py), with a per-cell timeout and a per-notebook timeout that
+   kills the driver and the kernel's sandbox with it. Hidden tests print a rounded result
+   under ``# NBVAL_CHECK_OUTPUT``, compared by nbval in the driver, outside the sandbox; the
+   rebuilt notebook never enters the sandbox.
 3. **Score** each graded cell (``metadata.grading = {id, points}``) from the JSON lines the
-   plugin course/grading/plugin.py writes to a pipe; never from nbval's cell numbers.
+   plugin course/grading/plugin.py writes for the grader; never from nbval's cell numbers.
 
 Output: ``OUT_DIR/grades.csv`` (``student,<test id>…,total,max,notes``; text cells that a
 spreadsheet would read as a formula start with ``'``), ``OUT_DIR/feedback/<student>.md``,
@@ -37,12 +39,9 @@ import os
 import queue
 import re
 import shutil
-import signal
 import stat
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,12 +54,11 @@ sys.modules.setdefault("rfc3987_syntax", None)
 import nbformat  # noqa: E402  (after the line above, on purpose)
 
 from course.build import answer_key  # noqa: E402
-from course.grading import sandbox  # noqa: E402
+from course.grading import driver, sandbox  # noqa: E402
 from course.paths import ROOT, SANITIZE  # noqa: E402
 from course.build.exercises import defined_functions, is_solution_cell, is_test, stub_source  # noqa: E402
 from course.build.execute import KERNEL_ENV  # noqa: E402
 
-RESULT_LIMIT = 1024 * 1024  # bytes of JSON read back per student; more means tampering
 _NBVAL_MARKER = re.compile(r"^\s*#\s*NBVAL_\w+\s*$", re.M)
 
 
@@ -304,7 +302,8 @@ class StudentResult:
 
 
 def sandbox_env(job_dir: str) -> dict[str, str]:
-    """A minimal environment: no secrets of the grader's, quiet and single-threaded maths."""
+    """The kernel's whole environment: no secrets of the grader's, quiet and single-threaded
+    maths. ``job_dir``: the student's work folder as the kernel sees it."""
     venv_bin = str(Path(sandbox.python()).parent)
     env = {
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
@@ -314,11 +313,6 @@ def sandbox_env(job_dir: str) -> dict[str, str]:
         "JUPYTER_RUNTIME_DIR": f"{job_dir}/home/runtime",
         "MPLCONFIGDIR": f"{job_dir}/home/mpl",
         "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # only nbval and our plugin: faster, smaller
-        "JUPYTER_PATH": f"{job_dir}/jupyter",  # the grading kernel's spec (run_notebook)
-        # nbval reads the notebook once: jsonschema validates it in ~0.01 s, fastjsonschema
-        # (nbformat's default) first generates and compiles a validator, ~0.03 s.
-        "NBFORMAT_VALIDATOR": "jsonschema",
         # The course package the grader itself runs (bound into the sandbox), even when the
         # virtualenv's editable install points elsewhere (a Gradescope zip, a checkout in /tmp).
         "PYTHONPATH": str(ROOT),
@@ -334,9 +328,9 @@ def sandbox_env(job_dir: str) -> dict[str, str]:
     return env
 
 
-# pytest's own plugins that a grading run never uses: not importing and registering them saves
-# ~0.05 s of CPU per submission. unraisableexception and threadexception each run gc.collect()
-# at exit; assertion would rewrite nothing (our plugin is not rewritten) yet still hook imports.
+# pytest's own plugins that a grading run never uses: not registering them saves ~0.05 s of CPU
+# per submission. unraisableexception and threadexception each run gc.collect() at exit;
+# assertion would rewrite nothing (our plugin is not rewritten) yet still hook imports.
 UNUSED_PYTEST_PLUGINS = (
     "cacheprovider",
     "assertion",
@@ -357,117 +351,83 @@ UNUSED_PYTEST_PLUGINS = (
     "unraisableexception",
     "warnings",
 )
-PLUGIN = Path(__file__).with_name("plugin.py")
-# The kernel nbval starts (--nbval-kernel-name), its spec written into each work folder:
-# ipykernel without its debugger (course/grading/kernel.py) and without IPython's history
-# database (no SQLite file per student).
 GRADING_KERNEL = "course-grading"
 
 
-def kernel_spec() -> dict:
-    argv = [sandbox.python(), "-P", "-m", "course.grading.kernel", "-f", "{connection_file}"]
-    return {
-        "argv": [*argv, "--HistoryManager.enabled=False"],
-        "display_name": "Python 3 (course grading)",
-        "language": "python",
-    }
-
-
-def pytest_argv(job_dir: str, cell_timeout: float) -> list[str]:
-    """pytest run by our plugin as a script (course/grading/plugin.py, ``main``); -P: the
-    script's folder is not put on sys.path."""
-    blocked = [arg for name in UNUSED_PYTEST_PLUGINS for arg in ("-p", f"no:{name}")]
+def kernel_command(job_dir: str) -> list[str]:
+    """The kernel, as the sandbox runs it: ipykernel without its debugger
+    (course/grading/kernel.py) and without IPython's history database (no SQLite file per
+    student), reading the connection file the driver writes into the work folder."""
     return [
         sandbox.python(),
         "-P",
-        str(PLUGIN),
+        "-m",
+        "course.grading.kernel",
+        "-f",
+        f"{job_dir}/kernel.json",
+        "--HistoryManager.enabled=False",
+    ]
+
+
+def pytest_args(driver_dir: str, cell_timeout: float) -> list[str]:
+    """pytest's arguments in the driver (course/grading/driver.py): nbval in lax mode on the
+    rebuilt notebook, which lies in the driver's own folder."""
+    blocked = [arg for name in UNUSED_PYTEST_PLUGINS for arg in ("-p", f"no:{name}")]
+    return [
         "-q",
         *blocked,
         "-c",
-        f"{job_dir}/pytest.ini",
+        f"{driver_dir}/pytest.ini",
         "--rootdir",
-        job_dir,
+        driver_dir,
         "--nbval-lax",
         f"--nbval-kernel-name={GRADING_KERNEL}",
         f"--nbval-cell-timeout={cell_timeout:g}",
         "--nbval-kernel-startup-timeout=30",
         "--nbval-sanitize-with",
         str(SANITIZE),
-        f"{job_dir}/submission.ipynb",
+        f"{driver_dir}/submission.ipynb",
     ]
 
 
-def _read_limited(fd: int, sink: list[bytes]) -> None:
-    """Drain the results pipe, keeping at most RESULT_LIMIT bytes (the rest is discarded)."""
-    kept = 0
-    with os.fdopen(fd, "rb") as pipe:
-        while chunk := pipe.read(65536):
-            if kept < RESULT_LIMIT:
-                sink.append(chunk[: RESULT_LIMIT - kept])
-                kept += len(chunk)
-
-
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """SIGKILL the process group; bwrap's --die-with-parent takes the namespace with it."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
-
-
 def run_notebook(
-    nb, workdir: Path, opts: Options, slot: int | None = None
-) -> tuple[list[dict], bool, int]:
-    """Run a rebuilt notebook in the sandbox as grading slot ``slot``.
+    nb, job_folder: Path, opts: Options, slot: int | None = None
+) -> tuple[list[dict], bool, int, Path]:
+    """Run a rebuilt notebook: the driver (pytest + nbval) as the grader in
+    ``job_folder/driver`` (mode 700: the hidden tests never enter the sandbox), the kernel in
+    the sandbox as grading slot ``slot`` with ``job_folder/work`` writable.
 
-    Returns (cell records, timed out, exit code)."""
-    (workdir / "home").mkdir(parents=True, exist_ok=True)
-    (workdir / "tmp").mkdir(exist_ok=True)
-    (workdir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    spec = workdir / "jupyter" / "kernels" / GRADING_KERNEL / "kernel.json"
-    spec.parent.mkdir(parents=True)
-    spec.write_text(json.dumps(kernel_spec()), encoding="utf-8")
-    nbformat.write(nb, workdir / "submission.ipynb")
+    Returns (cell records, timed out, exit code, the driver's folder, which holds its log)."""
+    driver_dir, workdir = job_folder / "driver", job_folder / "work"
+    driver_dir.mkdir(mode=0o700)
+    (workdir / "home").mkdir(parents=True)
+    (workdir / "tmp").mkdir()
+    (driver_dir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    nbformat.write(nb, driver_dir / "submission.ipynb")
     sandbox.prepare_workdir(workdir, slot)
-    read_fd, write_fd = os.pipe()
     job_dir = sandbox.job_dir(workdir)
-    command = sandbox.wrap(
-        pytest_argv(job_dir, opts.cell_timeout), workdir, list(opts.hide), opts.limits, slot
+    job = driver.Job(
+        pytest_args=pytest_args(str(driver_dir), opts.cell_timeout),
+        driver_dir=str(driver_dir),
+        workdir=str(workdir),
+        kernel_argv=sandbox.wrap(
+            kernel_command(job_dir), workdir, list(opts.hide), opts.limits, slot
+        ),
+        kernel_env=sandbox_env(job_dir),
+        connection_file=str(workdir / "kernel.json"),
+        owner=sandbox.sandbox_uid(slot) if os.geteuid() == 0 else None,
+        memory_bytes=opts.limits.memory_bytes,
+        cpu_seconds=opts.limits.cpu_seconds,
     )
-    env = sandbox_env(job_dir)
-    env["COURSE_GRADING_FD"] = str(write_fd)
-    sink: list[bytes] = []
-    reader = threading.Thread(target=_read_limited, args=(read_fd, sink), daemon=True)
-    with open(workdir / "pytest.log", "wb") as log:
-        proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            env=env,
-            pass_fds=(write_fd,),
-            start_new_session=True,
-            cwd=workdir,
-        )
-    os.close(write_fd)  # only the sandbox holds the write end: EOF when it is gone
-    reader.start()
-    timed_out = False
-    try:
-        proc.wait(timeout=opts.timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    _kill_tree(proc)
-    sandbox.reap(slot)  # without a sandbox: what escaped the process group, before reuse
-    reader.join(timeout=10)
-    return parse_records(b"".join(sink)), timed_out, proc.returncode
+    data, timed_out, code = driver.run(job, opts.timeout)
+    sandbox.reap(slot)  # without a sandbox: what escaped the kernel's session, before reuse
+    return parse_records(data), timed_out, code, driver_dir
 
 
-def log_tail(workdir: Path, limit: int = 20000) -> str:
-    """The end of pytest's output. The work folder is the student's: the file may have been
-    replaced by a link to a file only the grader can read, or by a FIFO, so open it the
-    way submissions are opened."""
-    fd, _ = _open_regular(workdir / "pytest.log")
+def log_tail(folder: Path, limit: int = 20000) -> str:
+    """The end of pytest's output (``folder/pytest.log``). Opened the way submissions are
+    opened: never through a link, never blocking on a FIFO."""
+    fd, _ = _open_regular(folder / "pytest.log")
     if fd is None:
         return ""
     with os.fdopen(fd, "rb") as fh:
@@ -587,13 +547,14 @@ def _grade_submission(
         result = StudentResult(student, {t.id: False for t in canonical.tests}, {}, [problem])
     else:
         nb, notes = rebuild(canonical, student_nb)
-        workdir = Path(tempfile.mkdtemp(prefix="job-", dir=tmp_root))
+        job_folder = Path(tempfile.mkdtemp(prefix="job-", dir=tmp_root))
+        job_folder.chmod(0o711)  # the sandbox user reaches its work folder, not the driver's
         try:
-            records, timed_out, code = run_notebook(nb, workdir, opts, slot)
+            records, timed_out, code, driver_dir = run_notebook(nb, job_folder, opts, slot)
             result = score(canonical, student, records, timed_out, code, notes)
-            result.log = log_tail(workdir)
+            result.log = log_tail(driver_dir)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(job_folder, ignore_errors=True)
     return result
 
 

@@ -1,8 +1,8 @@
 """The Jupyter kernel a submission runs in: ipykernel without what grading never uses.
 
-Started by nbval (``--nbval-kernel-name``) from the kernel spec the grader writes into each
-work folder (``grade.kernel_spec``), once per submission, inside that submission's sandbox;
-it holds no state of its own.
+Started by the grading driver (course/grading/plugin.py, ``KERNEL``) inside the submission's
+sandbox, once per submission, with the command ``grade.kernel_command`` builds; it holds no
+state of its own.
 """
 
 import sys

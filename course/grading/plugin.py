@@ -1,6 +1,6 @@
-"""pytest plugin and runner of the grading sandbox: ``python -P .../plugin.py PYTEST_ARGS``.
+"""pytest plugin of the grading driver (course/grading/driver.py), beside nbval.
 
-It does three things nbval 0.11 does not:
+It does four things nbval 0.11 does not:
 
 1. Reports each executed cell by its *notebook metadata* (cell id, ``grading.id``), not by
    nbval's cell numbering (0-based on the release, 1-based on nbval's main branch).
@@ -8,19 +8,18 @@ It does three things nbval 0.11 does not:
    iopub, so a student who replaces ``get_ipython().showtraceback`` (or the exception
    hooks) could make failing cells pass, and a cell that timed out passes when a forked
    copy of the kernel publishes an "idle" status for it.
-3. Writes results as JSON lines to a pipe the grader passed in (``COURSE_GRADING_FD``),
-   one line per cell as soon as it finishes, so a run killed by the per-notebook timeout
-   still reports the cells that ran. The kernel does not inherit that descriptor
-   (jupyter_client starts kernels with ``close_fds``), and this process makes itself
-   non-dumpable so code in the kernel, running as the same user, can neither ptrace it nor
-   open its descriptors through ``/proc``.
+3. Writes results as JSON lines to a file descriptor the driver passed in
+   (``COURSE_GRADING_FD``: a file only the grader can read), one line per cell as soon as it
+   finishes, so a run killed by the per-notebook timeout still reports the cells that ran.
+   The kernel does not inherit that descriptor (jupyter_client starts kernels with
+   ``close_fds``).
+4. Starts the kernel the driver was given (:data:`KERNEL`: the sandbox's command, the
+   kernel's environment, Unix sockets in the student's work folder) instead of a kernel spec
+   nbval looks up.
 
-Results are plain JSON; the grader never unpickles anything from the sandbox.
-
-Run as a script (:func:`main`), it starts pytest with itself and nbval registered as objects:
-the ``course`` package (and with it NumPy, ~0.09 s of CPU) is never imported into this process,
-and pytest does not scan every installed distribution's entry points to find ``-p nbval``.
-It can still be loaded with ``-p course.grading.plugin -p nbval``.
+Results are plain JSON; the grader never unpickles anything from the driver.
+It can also be loaded on its own (``-p course.grading.plugin -p nbval``): without
+:data:`KERNEL` nbval starts the kernel it names.
 """
 
 from __future__ import annotations
@@ -51,9 +50,13 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _PR_SET_DUMPABLE = 4
 
 _out = None
+# Set by the driver before pytest starts: argv (the sandbox wrapper and the kernel command),
+# env, connection_file and cwd (in the student's work folder), owner (user id or None).
+KERNEL: dict = {}
+KERNEL_USAGE: dict = {}  # what the kernel's process tree used, noted before it is killed
 
 
-def _make_non_dumpable() -> None:
+def make_non_dumpable() -> None:
     """prctl(PR_SET_DUMPABLE, 0): same-user processes lose ptrace and /proc/<pid>/fd access."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -108,6 +111,63 @@ def _patch_nbval_await_reply() -> None:
     nbval_kernel.RunningKernel.get_message = get_message
 
 
+def _sandboxed_kernel_manager(kernel_name: str):
+    """A KernelManager for :data:`KERNEL`: its command (the sandbox wrapper, then the kernel
+    reading the connection file where the sandbox mounts the work folder), ZeroMQ over Unix
+    sockets named relative to the work folder (the sandbox has no network), and a connection
+    file the kernel's own user may read (jupyter_client writes it mode 600)."""
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    class GradingKernelSpecs(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            return KernelSpec(
+                argv=list(KERNEL["argv"]),
+                env={},
+                display_name="Python 3 (course grading)",
+                language="python",
+                # nbval interrupts a cell at its timeout. A signal would reach the sandbox's
+                # wrapper, not the kernel in it; the kernel interrupts itself on this message.
+                interrupt_mode="message",
+            )
+
+    km = KernelManager(
+        kernel_name=kernel_name,
+        kernel_spec_manager=GradingKernelSpecs(),
+        transport="ipc",
+        ip="kernel",  # sockets kernel-1 ... kernel-5, relative to the work folder
+        connection_file=KERNEL["connection_file"],
+    )
+    km.write_connection_file()
+    if KERNEL.get("owner") is not None:
+        os.chown(KERNEL["connection_file"], KERNEL["owner"], KERNEL["owner"])
+    return km
+
+
+def tree_usage(pid: int) -> tuple[float, int]:
+    """CPU seconds (with reaped children's) of ``pid`` and every live process under it, and
+    the largest peak resident memory among them (KiB), from /proc. For the bench: the
+    kernel's numbers, which RUSAGE_CHILDREN no longer sees once its sandbox is killed."""
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu, peak, todo = 0.0, 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()  # after the command's name
+            cpu += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+            with open(f"/proc/{current}/status", encoding="ascii", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as fh:
+                    todo += [int(child) for child in fh.read().split()]
+        except (OSError, ValueError, IndexError):  # gone already
+            continue
+    return cpu, peak
+
+
 def _patch_nbval_kernel_start_and_stop() -> None:
     """Start and stop the kernel without jupyter_client's fixed waits, ~0.3 s of idle wall
     time per submission: its wait_for_ready ends by waiting for 0.2 s of silence on IOPub, and
@@ -122,9 +182,15 @@ def _patch_nbval_kernel_start_and_stop() -> None:
         # kernel_info request is answered on the shell channel and IOPub carries a message
         # (a SUB socket misses what is published before it is connected). nbval matches IOPub
         # messages to their request, so none left over from start-up can be misread.
-        km = KernelManager(
-            kernel_name=kernel_name, kernel_spec_manager=nbval_kernel.NbvalKernelspecManager()
-        )
+        if KERNEL:
+            km = _sandboxed_kernel_manager(kernel_name)
+            # independent: no JPY_PARENT_PID. The kernel would compare it with its parent's
+            # process id, which inside the sandbox's PID namespace never matches, and exit.
+            kwargs.update(env=dict(KERNEL["env"]), cwd=KERNEL["cwd"], independent=True)
+        else:
+            km = KernelManager(
+                kernel_name=kernel_name, kernel_spec_manager=nbval_kernel.NbvalKernelspecManager()
+            )
         km.start_kernel(**kwargs)
         kc = km.client()
         kc.start_channels()
@@ -137,19 +203,26 @@ def _patch_nbval_kernel_start_and_stop() -> None:
                     return km, kc
             except Empty:
                 pass
-            if not km.is_alive() or time.monotonic() > deadline:
+            alive = km.is_alive()
+            if not alive or time.monotonic() > deadline:
+                process = getattr(km.provisioner, "process", None)
+                code = None if process is None else process.poll()
                 kc.stop_channels()
                 km.shutdown_kernel(now=True)
-                raise RuntimeError(f"the kernel did not start within {startup_timeout} s")
+                if alive:
+                    raise RuntimeError(f"the kernel did not start within {startup_timeout} s")
+                raise RuntimeError(f"the kernel exited before it started (exit status {code})")
 
     nbval_stop = nbval_kernel.RunningKernel.stop
 
     def stop(self):
         # SIGKILL the kernel's process group (jupyter_client starts it in a session of its
-        # own) and reap it at once; whatever else is left dies with the sandbox.
+        # own) and reap it at once; whatever else is left dies with the sandbox. First note
+        # what the sandbox's processes used: no one this process waits for reaps them.
         process = getattr(self.km.provisioner, "process", None)
         if process is None:  # not jupyter_client's local provisioner
             return nbval_stop(self)
+        KERNEL_USAGE.update(zip(("cpu_s", "maxrss_kib"), tree_usage(process.pid)))
         self.kc.stop_channels()
         try:
             os.killpg(process.pid, signal.SIGKILL)
@@ -164,7 +237,7 @@ def _patch_nbval_kernel_start_and_stop() -> None:
 
 def pytest_configure(config):
     global _out
-    _make_non_dumpable()
+    make_non_dumpable()
     fd = os.environ.pop("COURSE_GRADING_FD", None)
     if fd is not None:
         _out = os.fdopen(int(fd), "w", encoding="ascii", closefd=True)
@@ -174,9 +247,10 @@ def pytest_configure(config):
 
 
 def pytest_collection_finish(session):
-    """nbval has read the rebuilt notebook: delete it before any student code runs, so that a
-    solution cell cannot read the hidden tests from the file. (Each hidden test still reaches
-    the student's kernel when it runs; the file held all of them from the first cell on.)"""
+    """nbval has read the rebuilt notebook: delete it before any student code runs. It lives
+    in the driver's folder, outside the sandbox; without a sandbox (``--no-sandbox``, not as
+    root) student code runs as the grader and could otherwise read every hidden test from it.
+    (Each hidden test still reaches the student's kernel when it runs.)"""
     for path in {Path(str(item.fspath)) for item in session.items}:
         if path.suffix == ".ipynb":
             path.unlink(missing_ok=True)
@@ -235,18 +309,19 @@ def pytest_runtest_makereport(item, call):
 def pytest_sessionfinish(session, exitstatus):
     import resource
 
-    # Peak resident memory (KiB on Linux) and CPU seconds of this pytest process and of its
-    # reaped children (the kernel): what one grading worker costs, for `make bench`.
+    # Peak resident memory (KiB on Linux) and CPU seconds of this pytest process and of the
+    # kernel (noted by stop(), else its reaped children's): what one submission costs, for
+    # `make bench`.
     me = resource.getrusage(resource.RUSAGE_SELF)
-    kernel = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     _emit(
         {
             "event": "finish",
             "exitstatus": int(exitstatus),
             "maxrss_pytest_kib": me.ru_maxrss,
-            "maxrss_kernel_kib": kernel.ru_maxrss,
+            "maxrss_kernel_kib": KERNEL_USAGE.get("maxrss_kib", children.ru_maxrss),
             "cpu_pytest_s": me.ru_utime + me.ru_stime,
-            "cpu_kernel_s": kernel.ru_utime + kernel.ru_stime,
+            "cpu_kernel_s": KERNEL_USAGE.get("cpu_s", children.ru_utime + children.ru_stime),
         }
     )
 
@@ -255,22 +330,9 @@ def _coverage_is_off(*_args, **_kwargs):
     raise RuntimeError("nbval's --nbval-cov is not available while grading")
 
 
-def main(argv: list[str]) -> int:
-    """pytest with this plugin and nbval, as the grader runs it (see the module docstring)."""
-    # nbval imports coverage (~0.05 s of CPU) for --nbval-cov only, which grading never passes:
-    # its module for that is replaced by one that refuses to run.
+def stub_nbval_coverage() -> None:
+    """nbval imports coverage (~0.05 s of CPU) for --nbval-cov only, which grading never
+    passes: its module for that is replaced by one that refuses to run. Before nbval."""
     cover = types.ModuleType("nbval.cover")
     cover.setup_coverage = cover.teardown_coverage = _coverage_is_off
     sys.modules.setdefault("nbval.cover", cover)
-    import nbval.plugin
-
-    return int(pytest.main(argv, plugins=[sys.modules[__name__], nbval.plugin]))
-
-
-if __name__ == "__main__":
-    status = main(sys.argv[1:])
-    # All is reported by now (each result line was flushed, nbval stopped the kernel): skip the
-    # interpreter's teardown of ~600 modules and its threads, ~0.07 s of CPU per submission.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)

@@ -365,11 +365,14 @@ def wrap(
     Without a sandbox ("none") the command still drops root (setpriv needs no namespace).
     """
     kind, _ = probe()
-    if kind == "bwrap":
+    if kind == "bwrap":  # bwrap's --die-with-parent: gone with the process that started it
         return _prlimit(limits) + _bwrap(workdir, hide, slot) + argv
+    # The same for the others (the grading driver is killed at the timeout); a drop of root
+    # after it clears it again, and reap() kills what is left by user id.
+    die_with_parent = ["setpriv", "--pdeathsig", "KILL", "--"]
     if kind == "unshare":
-        return _prlimit(limits) + _unshare() + _drop_root(slot) + argv
-    return _prlimit(limits) + _drop_root(slot) + argv
+        return _prlimit(limits) + die_with_parent + _unshare() + _drop_root(slot) + argv
+    return _prlimit(limits) + die_with_parent + _drop_root(slot) + argv
 
 
 def _processes_of(uid: int) -> list[int]:
