@@ -1045,25 +1045,52 @@ def test_submissions_run_in_the_grading_kernel(tmp_path):
 # The grading driver (course/grading/driver.py) -----------------------------------------------
 
 
-def stuck_kernel_job(folder: Path, marker: str) -> driver.Job:
-    """A job whose "kernel" is a sleep in the sandbox that never answers: the driver waits for
-    it until the per-notebook timeout kills the driver."""
+def job_with_kernel(folder: Path, command: list[str]) -> driver.Job:
+    """A job grading the canonical notebook whose kernel is ``command``, run in the sandbox
+    (``{job_dir}`` in it: the work folder as the sandbox shows it)."""
     driver_dir, work = folder / "driver", folder / "work"
     driver_dir.mkdir(mode=0o700)
-    work.mkdir()
+    (work / "home").mkdir(parents=True)
     (driver_dir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     shutil.copyfile(SOLUTION, driver_dir / "submission.ipynb")
+    sandbox.prepare_workdir(work)
+    job_dir = sandbox.job_dir(work)
+    command = [part.replace("{job_dir}", job_dir) for part in command]
     return driver.Job(
         pytest_args=grade.pytest_args(str(driver_dir), 30),
         driver_dir=str(driver_dir),
         workdir=str(work),
-        kernel_argv=sandbox.wrap(["sleep", marker], work, [], sandbox.Limits()),
-        kernel_env={"PATH": "/usr/bin:/bin"},
+        kernel_argv=sandbox.wrap(command, work, [], sandbox.Limits()),
+        kernel_env=grade.sandbox_env(job_dir),
         connection_file=str(work / "kernel.json"),
         owner=sandbox.sandbox_uid(None) if os.geteuid() == 0 else None,
         memory_bytes=2 * 1024**3,
         cpu_seconds=60,
     )
+
+
+def stuck_kernel_job(folder: Path, marker: str) -> driver.Job:
+    """A "kernel" that is a sleep in the sandbox and never answers: the driver waits for it
+    until the per-notebook timeout kills the driver."""
+    return job_with_kernel(folder, ["sleep", marker])
+
+
+FIRST_START_FAILS = (
+    'if [ -e {job_dir}/tried ]; then exec "$0" "$@"; fi; touch {job_dir}/tried; '
+    "echo 'sandbox hiccup' >&2; exit 1"
+)
+
+
+def test_a_kernel_that_dies_before_it_starts_is_started_once_more(tmp_path):
+    """No student code has run when a kernel exits before it answers: one more start, and
+    the kernel's own output (here the stand-in hiccup) is in the driver's kernel.log."""
+    kernel = grade.kernel_command("{job_dir}")
+    job = job_with_kernel(tmp_path, ["sh", "-c", FIRST_START_FAILS, *kernel])
+    data, timed_out, code = driver.run(job, 120)
+    result = grade.score(CANONICAL, "x", grade.parse_records(data), timed_out, code, [])
+    assert all(result.passed.values()), grade.log_tail(Path(job.driver_dir))
+    kernel_log = (Path(job.driver_dir) / "kernel.log").read_text()
+    assert "sandbox hiccup" in kernel_log and "starting the kernel once more" in kernel_log
 
 
 def processes_running(marker: str) -> list[int]:
@@ -1106,6 +1133,28 @@ def test_a_driver_past_the_timeout_dies_with_its_kernel(tmp_path):
         time.sleep(0.1)
     assert not processes_running(marker)
     assert all(grade_here(tmp_path / "after").passed.values())
+
+
+def test_a_fork_server_that_cannot_start_stops_the_grader(tmp_path):
+    """A broken grading environment (here nbval fails to import in the fork server) is the
+    grader's failure, exit 2 with the server's own error, not a class of zeros."""
+    broken = tmp_path / "broken" / "nbval"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('nbval is broken here')\n")
+    (tmp_path / "subs").mkdir()
+    shutil.copyfile(SOLUTION, tmp_path / "subs" / "correct.ipynb")
+    done = subprocess.run(
+        [sys.executable, "-m", "course", "grade", str(SOLUTION), str(tmp_path / "subs")]
+        + ["--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(broken.parent)},
+        timeout=180,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "fork server did not start" in done.stderr and "nbval is broken here" in done.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
 
 
 def test_a_dead_fork_server_is_restarted(tmp_path):

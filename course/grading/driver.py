@@ -41,14 +41,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 
-# Imported by the fork server once; each child starts with them.
-from course.grading import plugin  # noqa: F401  (first: it blocks jsonschema's unused imports)
 from course.paths import ROOT
-
-plugin.stub_nbval_coverage()
-import nbval.plugin  # noqa: E402
-import pytest  # noqa: E402
-from jupyter_client.provisioning import KernelProvisionerFactory  # noqa: E402
 
 RESULT_LIMIT = 1024 * 1024  # bytes of JSON read back per student; more means a grader bug
 
@@ -102,10 +95,29 @@ def _limit_self(job: Job) -> None:
         resource.setrlimit(which, (value if hard < 0 else min(value, hard), hard))
 
 
+def _preload() -> None:
+    """What the fork server imports once, and each child inherits: pytest, nbval (without its
+    coverage support) and jupyter_client. Only there: the grader itself needs none of them."""
+    from course.grading import plugin  # first: it blocks jsonschema's unused imports
+
+    plugin.stub_nbval_coverage()
+    import nbval.plugin  # noqa: F401
+    import pytest  # noqa: F401
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    # It scans installed distributions' entry points on first use (~0.02 s per kernel start).
+    KernelProvisionerFactory.instance()
+
+
 def _child(job: Job) -> None:
     """Runs in the forked child: pytest + nbval on the rebuilt notebook, JSON lines to
     ``driver_dir/results.jsonl`` (flushed line by line: a child killed at the timeout has
     still reported the cells that ran)."""
+    import nbval.plugin
+    import pytest
+
+    from course.grading import plugin
+
     _limit_self(job)
     plugin.make_non_dumpable()
     os.setsid()  # not in the grader's process group: a Ctrl-C goes to the grader only
@@ -128,6 +140,7 @@ def _child(job: Job) -> None:
         connection_file=job.connection_file,
         owner=job.owner,
         cwd=job.workdir,
+        log=os.path.join(job.driver_dir, "kernel.log"),
     )
     status = pytest.main(job.pytest_args, plugins=[plugin, nbval.plugin])
     # Everything is reported (each line was flushed, nbval stopped the kernel): skip the
@@ -147,6 +160,7 @@ RESULTS = "results.jsonl"
 #   {"run": ID, "job": {...}}  -> fork a child driving that job     -> {"started": ID}
 #   {"kill": ID}               -> SIGKILL that child if it still runs
 #   (a child ends)                                                  -> {"ended": ID, "exit": N}
+#   {"ping": ID}               -> (imports done, serving)            -> {"ended": ID, "exit": 0}
 #
 # It alone reaps its children, so a kill never reaches a recycled process id. (multiprocessing's
 # forkserver was tried first: each child re-runs the grader's main script, which breaks a
@@ -159,6 +173,7 @@ def _exit_code(status: int) -> int:
 
 def serve(requests, replies) -> None:
     """The fork server's loop (see above). ``requests``/``replies``: binary file objects."""
+    _preload()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -207,6 +222,8 @@ def serve(requests, replies) -> None:
                         os._exit(70)  # _child ends with os._exit; here only if it raised
                 running[pid] = request["run"]
                 reply({"started": request["run"]})
+            elif "ping" in request:
+                reply({"ended": request["ping"], "exit": 0})
             elif "kill" in request:
                 for pid, job_id in running.items():
                     if job_id == request["kill"]:
@@ -264,24 +281,34 @@ class ForkServer:
             self._process.stdin.write(json.dumps(message).encode() + b"\n")
             self._process.stdin.flush()
 
-    def run(self, job: Job, timeout: float) -> tuple[bool, int]:
-        """(timed out, exit code) of one job; the exit code is negative when a signal ended
-        the child (-9: killed at the timeout), SERVER_DIED when the fork server did."""
+    def _request(self, message: dict, timeout: float | None, on_timeout: dict | None):
+        """Send a request with a fresh id; (timed out, exit code) once its "ended" reply
+        comes. At the timeout, send ``on_timeout`` (with the id) and wait on, or give up."""
         job_id = str(next(self._ids))
         done = threading.Event()
         with self._lock:
             self._done[job_id] = done
         try:
-            self._send({"run": job_id, "job": dataclasses.asdict(job)})
+            self._send({key: job_id if value is None else value for key, value in message.items()})
             timed_out = not done.wait(timeout)
-            if timed_out:
-                self._send({"kill": job_id})  # its kernel's sandbox dies with it
+            if timed_out and on_timeout is not None:
+                self._send({**on_timeout, "kill": job_id})  # its kernel's sandbox dies with it
                 done.wait()
         except OSError:  # the server's stdin is closed: it died
             timed_out = False
         with self._lock:
             self._done.pop(job_id)
             return timed_out, self._ended.pop(job_id, SERVER_DIED)
+
+    def run(self, job: Job, timeout: float) -> tuple[bool, int]:
+        """(timed out, exit code) of one job; the exit code is negative when a signal ended
+        the child (-9: killed at the timeout), SERVER_DIED when the fork server did."""
+        return self._request({"run": None, "job": dataclasses.asdict(job)}, timeout, {})
+
+    def ping(self, timeout: float) -> bool:
+        """True once the server has imported everything and answers."""
+        timed_out, code = self._request({"ping": None}, timeout, None)
+        return not timed_out and code == 0
 
     def close(self) -> None:
         try:
@@ -306,6 +333,13 @@ def server() -> ForkServer:
         return _server
 
 
+def check() -> None:
+    """Start the fork server and wait until it answers; RuntimeError if it cannot (its own
+    error is on the grader's stderr)."""
+    if not server().ping(timeout=120):
+        raise RuntimeError("the grading driver's fork server did not start (see its error above)")
+
+
 def read_results(driver_dir: str) -> bytes:
     """The plugin's JSON lines, at most RESULT_LIMIT bytes; b"" when there are none."""
     path = os.path.join(driver_dir, RESULTS)
@@ -322,10 +356,6 @@ def run(job: Job, timeout: float) -> tuple[bytes, bool, int]:
     timed_out, code = server().run(job, timeout)
     return read_results(job.driver_dir), timed_out, code
 
-
-# The provisioner factory scans installed distributions' entry points on first use (~0.02 s
-# per kernel start otherwise): once, in the fork server.
-KernelProvisionerFactory.instance()
 
 if __name__ == "__main__":
     serve(sys.stdin.buffer, sys.stdout.buffer)

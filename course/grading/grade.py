@@ -375,6 +375,7 @@ def pytest_args(driver_dir: str, cell_timeout: float) -> list[str]:
     blocked = [arg for name in UNUSED_PYTEST_PLUGINS for arg in ("-p", f"no:{name}")]
     return [
         "-q",
+        "--tb=short",  # a kernel that cannot start fails every cell: 17 long tracebacks
         *blocked,
         "-c",
         f"{driver_dir}/pytest.ini",
@@ -420,14 +421,14 @@ def run_notebook(
         cpu_seconds=opts.limits.cpu_seconds,
     )
     data, timed_out, code = driver.run(job, opts.timeout)
-    sandbox.reap(slot)  # without a sandbox: what escaped the kernel's session, before reuse
+    sandbox.reap(slot)  # what the student left running, gone before the slot's user id is reused
     return parse_records(data), timed_out, code, driver_dir
 
 
-def log_tail(folder: Path, limit: int = 20000) -> str:
-    """The end of pytest's output (``folder/pytest.log``). Opened the way submissions are
-    opened: never through a link, never blocking on a FIFO."""
-    fd, _ = _open_regular(folder / "pytest.log")
+def log_tail(folder: Path, limit: int = 20000, name: str = "pytest.log") -> str:
+    """The end of pytest's output (``folder/pytest.log``, or another file of the driver's).
+    Opened the way submissions are opened: never through a link, never blocking on a FIFO."""
+    fd, _ = _open_regular(folder / name)
     if fd is None:
         return ""
     with os.fdopen(fd, "rb") as fh:
@@ -506,7 +507,9 @@ def score(
         notes.append("kernel died")
     elif "Timeout of" in texts or "did not finish within" in texts:
         notes.append("cell timeout")
-    if not finished and not timed_out:
+    if returncode == driver.SERVER_DIED:
+        notes.append("grading run ended abnormally (the grader's fork server died)")
+    elif not finished and not timed_out:
         notes.append(f"grading run ended abnormally (exit {returncode})")
     return StudentResult(student, passed, messages, notes, peak_rss_kib=rss, cpu_seconds=cpu)
 
@@ -553,6 +556,9 @@ def _grade_submission(
             records, timed_out, code, driver_dir = run_notebook(nb, job_folder, opts, slot)
             result = score(canonical, student, records, timed_out, code, notes)
             result.log = log_tail(driver_dir)
+            kernel = log_tail(driver_dir, 5000, "kernel.log").strip()
+            if kernel:  # the sandbox's or the kernel's own words: why a kernel did not start
+                result.log += f"\n--- the kernel's own output (the end) ---\n{kernel}\n"
         finally:
             shutil.rmtree(job_folder, ignore_errors=True)
     return result
@@ -803,13 +809,17 @@ def grade_batch(
     shard: tuple[int, int] | None = None,
     log=print,
 ) -> list[StudentResult]:
-    """Grade every ``*.ipynb`` in ``submissions`` (one sandboxed pytest per student)."""
+    """Grade every ``*.ipynb`` in ``submissions`` (one driver and sandboxed kernel each)."""
     canonical = load_canonical(solution)
     if not submissions.is_dir():
         raise GradingError(f"submissions folder not found: {submissions}")
     paths = select_shard(sorted(submissions.glob("*.ipynb")), shard)
     started = time.time()
     isolation = choose_isolation(opts)
+    try:
+        driver.check()
+    except RuntimeError as err:
+        raise GradingError(str(err)) from err
     out.mkdir(parents=True, exist_ok=True)
     opts.hide = hidden_paths(solution, submissions, out, not canonical.imports_library)
     record = {

@@ -111,6 +111,22 @@ def _patch_nbval_await_reply() -> None:
     nbval_kernel.RunningKernel.get_message = get_message
 
 
+class KernelExited(RuntimeError):
+    """The kernel's process ended before it answered its first request."""
+
+
+def _kernel_log(limit: int = 1500) -> str:
+    """The end of the kernel's own output, as a message suffix ("" without one)."""
+    try:
+        with open(KERNEL["log"], "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - limit))
+            tail = fh.read().decode("utf-8", errors="replace").strip()
+    except (KeyError, OSError):
+        return ""
+    return f": {tail}" if tail else ""
+
+
 def _sandboxed_kernel_manager(kernel_name: str):
     """A KernelManager for :data:`KERNEL`: its command (the sandbox wrapper, then the kernel
     reading the connection file where the sandbox mounts the work folder), ZeroMQ over Unix
@@ -177,7 +193,7 @@ def _patch_nbval_kernel_start_and_stop() -> None:
     from jupyter_client.manager import KernelManager
     from nbval import kernel as nbval_kernel
 
-    def start_new_kernel(startup_timeout=60, kernel_name="python", **kwargs):
+    def start_once(startup_timeout, kernel_name, kwargs):
         # nbval's own with wait_for_ready's checks, less its final wait: ready once a
         # kernel_info request is answered on the shell channel and IOPub carries a message
         # (a SUB socket misses what is published before it is connected). nbval matches IOPub
@@ -187,6 +203,10 @@ def _patch_nbval_kernel_start_and_stop() -> None:
             # independent: no JPY_PARENT_PID. The kernel would compare it with its parent's
             # process id, which inside the sandbox's PID namespace never matches, and exit.
             kwargs.update(env=dict(KERNEL["env"]), cwd=KERNEL["cwd"], independent=True)
+            # The wrapper's and the kernel's own output (bwrap's errors, a crash) goes to a
+            # file of the driver's, quoted when the kernel does not start.
+            log = open(KERNEL["log"], "ab")  # noqa: SIM115 (the kernel's, for its lifetime)
+            kwargs.update(stdout=log, stderr=log)
         else:
             km = KernelManager(
                 kernel_name=kernel_name, kernel_spec_manager=nbval_kernel.NbvalKernelspecManager()
@@ -211,7 +231,23 @@ def _patch_nbval_kernel_start_and_stop() -> None:
                 km.shutdown_kernel(now=True)
                 if alive:
                     raise RuntimeError(f"the kernel did not start within {startup_timeout} s")
-                raise RuntimeError(f"the kernel exited before it started (exit status {code})")
+                raise KernelExited(
+                    f"the kernel exited before it started (exit status {code}){_kernel_log()}"
+                )
+
+    def start_new_kernel(startup_timeout=60, kernel_name="python", **kwargs):
+        # No student code has run when a kernel exits before it answers: a failure of the
+        # sandbox or the machine (seen once in some hundred graded batches, exit status 1,
+        # cause not caught). It is tried once more before every cell fails with it.
+        for attempt in (1, 2):
+            try:
+                return start_once(startup_timeout, kernel_name, dict(kwargs))
+            except KernelExited as err:
+                if attempt == 2 or not KERNEL:
+                    raise
+                with open(KERNEL["log"], "a", encoding="utf-8") as log:
+                    log.write(f"\ngrading: {err}; starting the kernel once more\n")
+                time.sleep(0.5)
 
     nbval_stop = nbval_kernel.RunningKernel.stop
 

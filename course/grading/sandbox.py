@@ -410,12 +410,14 @@ def _kill_if_owned(pid: int, uid: int) -> None:
 
 
 def reap(slot: int | None) -> None:
-    """Without a sandbox, as root: kill whatever the slot's user left running (a daemon
-    that escaped the process group) before that user id grades the next student. Inside
-    a sandbox the PID namespace does this; as a non-root grader there is no separate user,
-    so nothing is done. Done by root from /proc rather than by a kill(-1) as that user,
-    which the daemon itself could kill first."""
-    if probe()[0] != "none" or os.geteuid() != 0 or slot is None:
+    """As root: kill whatever the slot's user left running before that user id grades the
+    next student, and wait until it is gone. Without a sandbox that is a daemon that escaped
+    the process group; in one, the PID namespace kills everything when the sandbox ends, but
+    not at once (a fork bomb's hundred processes take a moment), and until they are reaped
+    they count against the next student's process limit. As a non-root grader there is no
+    separate user, so nothing is done. Done by root from /proc rather than by a kill(-1) as
+    that user, which the daemon itself could kill first."""
+    if os.geteuid() != 0 or slot is None:
         return
     uid = sandbox_uid(slot)
     for _ in range(100):  # a forking process adds children while we kill: go round again
