@@ -21,7 +21,7 @@ sandbox.py). The driver — pytest, nbval, jupyter_client — runs as the grader
 
 Student code cannot reach the driver: it runs in another PID namespace (or, without a sandbox,
 as another user id when the grader is root), and what the kernel sends is parsed as JSON
-messages, never unpickled, by a process that holds no secret the kernel does not already have.
+messages, never unpickled.
 
     data, timed_out, exit_code = driver.run(Job(...), timeout=120)
 """
@@ -48,7 +48,8 @@ RESULT_LIMIT = 1024 * 1024  # bytes of JSON read back per student; more means a 
 
 @dataclass(frozen=True)
 class Job:
-    """What one child needs to drive one submission (picklable: it crosses to the fork server).
+    """What one child needs to drive one submission (plain values: it crosses to the fork
+    server as JSON).
 
     Paths are as the grader sees them; the kernel's own command sees the work folder where the
     sandbox mounts it."""
