@@ -48,7 +48,7 @@ from pathlib import Path
 
 # jsonschema (under nbformat) optionally imports rfc3987_syntax, which compiles a grammar at
 # import: ~3 s per process. It only serves the "iri" string format, which the notebook
-# schema does not use; None makes that optional import fail fast (see grading_plugin.py).
+# schema does not use; None makes that optional import fail fast (see plugin.py).
 sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat  # noqa: E402  (after the line above, on purpose)
