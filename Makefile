@@ -238,7 +238,7 @@ test-slurm: $(STAMP) system-deps system-deps-slurm ## grade a class as a Slurm a
 	unshare --pid --fork --kill-child --mount-proc \
 	  $(VENV)/bin/pytest tests -m slurm -p no:cacheprovider -s -q
 
-test-site: $(STAMP) system-deps ## every built page in headless Chromium from file://
+test-site: $(STAMP) system-deps book ## every built page (the book built first) in headless Chromium from file://
 	$(VENV)/bin/pytest tests -m site -p no:cacheprovider
 
 clean: ## remove build outputs (keeps .venv)
