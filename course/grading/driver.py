@@ -245,6 +245,7 @@ class ForkServer:
             env=env,
         )
         self._lock = threading.Lock()
+        self._dead = False
         self._ended: dict[str, int] = {}
         self._done: dict[str, threading.Event] = {}
         self._ids = itertools.count()
@@ -260,6 +261,7 @@ class ForkServer:
                 if event is not None:
                     event.set()
         with self._lock:  # the server died: every job still waiting ends, abnormally
+            self._dead = True  # before the process can be reaped: alive() says so at once
             self._process.stdout.close()
             for job_id, event in self._done.items():
                 self._ended.setdefault(job_id, SERVER_DIED)
@@ -275,7 +277,7 @@ class ForkServer:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def alive(self) -> bool:
-        return self._process.poll() is None
+        return not self._dead and self._process.poll() is None
 
     def _send(self, message: dict) -> None:
         with self._lock:
