@@ -237,8 +237,9 @@ def _patch_nbval_kernel_start_and_stop() -> None:
 
     def start_new_kernel(startup_timeout=60, kernel_name="python", **kwargs):
         # No student code has run when a kernel exits before it answers: a failure of the
-        # sandbox or the machine (seen once in some hundred graded batches, exit status 1,
-        # cause not caught). It is tried once more before every cell fails with it.
+        # sandbox or the machine (seen once, exit status 1, in one of about ten runs of the
+        # adversarial test class; cause not caught). It is tried once more before every cell
+        # fails with it.
         for attempt in (1, 2):
             try:
                 return start_once(startup_timeout, kernel_name, dict(kwargs))
