@@ -158,9 +158,9 @@ RESULTS = "results.jsonl"
 # One process per batch, started by the grader: ``python -m course.grading.driver``. It
 # reads one JSON request per line on stdin and writes one JSON reply per line on stdout:
 #
-#   {"run": ID, "job": {...}}  -> fork a child driving that job     -> {"started": ID}
+#   {"run": ID, "job": {...}}  -> fork a child driving that job
 #   {"kill": ID}               -> SIGKILL that child if it still runs
-#   (a child ends)                                                  -> {"ended": ID, "exit": N}
+#   (the child ends)                                                -> {"ended": ID, "exit": N}
 #   {"ping": ID}               -> (imports done, serving)            -> {"ended": ID, "exit": 0}
 #
 # It alone reaps its children, so a kill never reaches a recycled process id. (multiprocessing's
@@ -222,7 +222,6 @@ def serve(requests, replies) -> None:
                     finally:
                         os._exit(70)  # _child ends with os._exit; here only if it raised
                 running[pid] = request["run"]
-                reply({"started": request["run"]})
             elif "ping" in request:
                 reply({"ended": request["ping"], "exit": 0})
             elif "kill" in request:
@@ -284,9 +283,9 @@ class ForkServer:
             self._process.stdin.write(json.dumps(message).encode() + b"\n")
             self._process.stdin.flush()
 
-    def _request(self, message: dict, timeout: float | None, on_timeout: dict | None):
+    def _request(self, message: dict, timeout: float, kill_at_timeout: bool):
         """Send a request with a fresh id; (timed out, exit code) once its "ended" reply
-        comes. At the timeout, send ``on_timeout`` (with the id) and wait on, or give up."""
+        comes. At the timeout, kill the child and wait for its end, or give up (a ping)."""
         job_id = str(next(self._ids))
         done = threading.Event()
         with self._lock:
@@ -294,8 +293,8 @@ class ForkServer:
         try:
             self._send({key: job_id if value is None else value for key, value in message.items()})
             timed_out = not done.wait(timeout)
-            if timed_out and on_timeout is not None:
-                self._send({**on_timeout, "kill": job_id})  # its kernel's sandbox dies with it
+            if timed_out and kill_at_timeout:
+                self._send({"kill": job_id})  # its kernel's sandbox dies with it
                 done.wait()
         except OSError:  # the server's stdin is closed: it died
             timed_out = False
@@ -306,19 +305,12 @@ class ForkServer:
     def run(self, job: Job, timeout: float) -> tuple[bool, int]:
         """(timed out, exit code) of one job; the exit code is negative when a signal ended
         the child (-9: killed at the timeout), SERVER_DIED when the fork server did."""
-        return self._request({"run": None, "job": dataclasses.asdict(job)}, timeout, {})
+        return self._request({"run": None, "job": dataclasses.asdict(job)}, timeout, True)
 
     def ping(self, timeout: float) -> bool:
         """True once the server has imported everything and answers."""
-        timed_out, code = self._request({"ping": None}, timeout, None)
+        timed_out, code = self._request({"ping": None}, timeout, False)
         return not timed_out and code == 0
-
-    def close(self) -> None:
-        try:
-            self._process.stdin.close()
-        except OSError:
-            pass
-        self._process.wait()
 
 
 SERVER_DIED = -1000

@@ -144,7 +144,7 @@ def masked_folders() -> tuple[Path, ...]:
     line of a 600-mode file in the grader's home). A home that is a top-level folder (``/``,
     ``/home``: an odd HOME) is left alone: hiding it would hide the system."""
     home = Path(os.path.expanduser("~")).resolve()
-    if len(home.parts) < 3 or any(home == m for m in MASKED):
+    if len(home.parts) < 3 or home in MASKED:
         return MASKED
     return (*MASKED, home)
 
